@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/sandbox"
+)
+
+// run builds every dependency from cfg once and serves until ctx is done.
+// Tests call it directly, as main does.
+func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	releases, closeUpstream, err := newUpstream(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeUpstream()
+	_ = releases // handed to the Slack handlers (next step)
+
+	log.Info().Bool("sandbox", cfg.Sandbox).Msg("releasebot started")
+	<-ctx.Done()
+	log.Info().Msg("releasebot stopped")
+	return nil
+}
+
+// newUpstream returns the ServiceStage client: for the configured cloud, or
+// for a simulator started on loopback when cfg.Sandbox is set. The returned
+// func releases what was started; it must be called.
+func newUpstream(ctx context.Context, cfg config.Config, log zerolog.Logger) (*api.Client, func(), error) {
+	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	if cfg.Sandbox {
+		if len(cfg.IgnoredUpstream) > 0 {
+			log.Warn().Strs("ignored", cfg.IgnoredUpstream).Msg("sandbox mode: upstream endpoint, project and credentials are ignored")
+		}
+		token := rand.Text()
+		const project = "sandbox"
+		l, err := sandbox.Listen(ctx, sandbox.Options{ProjectID: project, Token: token})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start sandbox: %w", err)
+		}
+		c, err := api.NewClient(httpClient, l.URL, project, api.NewStaticToken(token))
+		if err != nil {
+			_ = l.Close()
+			return nil, nil, fmt.Errorf("sandbox client: %w", err)
+		}
+		log.Info().Str("url", l.URL).Msg("sandbox ServiceStage listening")
+		return c, func() { _ = l.Close() }, nil
+	}
+
+	up := cfg.Upstream
+	var auth api.Authenticator
+	switch up.Auth.Mode {
+	case config.AuthToken:
+		auth = api.NewStaticToken(up.Auth.Token.Reveal())
+	case config.AuthAKSK:
+		auth = api.NewAKSK(up.Auth.AK, up.Auth.SK.Reveal(), up.ProjectID)
+	case config.AuthIAM:
+		iam, err := api.NewIAMPassword(httpClient, api.IAMCredentials{
+			Endpoint:  up.Auth.IAMEndpoint,
+			Username:  up.Auth.IAMUsername,
+			Password:  up.Auth.IAMPassword.Reveal(),
+			Domain:    up.Auth.IAMDomain,
+			ProjectID: up.ProjectID,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("IAM authentication: %w", err)
+		}
+		auth = iam
+	default:
+		return nil, nil, fmt.Errorf("no upstream authentication configured (mode %s)", up.Auth.Mode)
+	}
+	c, err := api.NewClient(httpClient, up.Endpoint, up.ProjectID, auth)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ServiceStage client: %w", err)
+	}
+	log.Info().Str("endpoint", up.Endpoint).Str("auth", up.Auth.Mode.String()).Msg("ServiceStage configured")
+	return c, func() {}, nil
+}
+
+// newLogger writes JSON lines to w, or a human-readable console format.
+func newLogger(w io.Writer, cfg config.Config) zerolog.Logger {
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: w != os.Stdout}
+	}
+	return zerolog.New(w).Level(cfg.LogLevel).With().Timestamp().Logger()
+}
