@@ -1,0 +1,276 @@
+// Package bot is releasebot's Slack transport: Socket Mode in, Web API out.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// Command is a slash command, as the handlers need it.
+type Command struct {
+	EnvelopeID  string
+	Command     string // "/release"
+	Text        string
+	UserID      string
+	ChannelID   string
+	TeamID      string
+	TriggerID   string
+	ResponseURL string
+}
+
+// Action is one click on a button of a message.
+type Action struct {
+	EnvelopeID  string
+	ActionID    string
+	BlockID     string
+	Value       string
+	UserID      string
+	ChannelID   string
+	MessageTS   string
+	TriggerID   string
+	ResponseURL string
+	Ephemeral   bool // the message clicked was ephemeral: update it through ResponseURL only
+}
+
+// Submission is a submitted modal.
+type Submission struct {
+	EnvelopeID      string
+	CallbackID      string
+	PrivateMetadata string
+	UserID          string
+	// Values maps block_id, then action_id, to the value typed or chosen.
+	Values map[string]map[string]string
+}
+
+// Handler receives normalised Slack input, each call on a worker of a
+// bounded pool, after the envelope has been acknowledged.
+type Handler interface {
+	HandleCommand(ctx context.Context, c Command)
+	HandleAction(ctx context.Context, a Action)
+	HandleSubmission(ctx context.Context, s Submission)
+}
+
+// Config configures a Bot.
+type Config struct {
+	BotToken   string
+	AppToken   string
+	APIURL     string // must end with "/"
+	HTTPClient *http.Client
+	Workers    int           // concurrent handler calls (default 64)
+	Queue      int           // acknowledged envelopes waiting for a worker (default 1024)
+	DrainLimit time.Duration // how long Run waits for in-flight work at shutdown (default 10 s)
+	// PingInterval is how long the socket may go without a ping from Slack
+	// before it is considered dead (default slack-go's 30 s).
+	PingInterval time.Duration
+}
+
+// Bot connects to Slack with Socket Mode, acknowledges every envelope at
+// once and hands the work to a bounded pool. It also sends replies.
+type Bot struct {
+	cfg       Config
+	log       zerolog.Logger
+	api       *slack.Client
+	socket    *socketmode.Client
+	connected atomic.Bool
+	// onAck, when set, is told how long each ack took (metrics, tests).
+	onAck func(time.Duration)
+}
+
+// New returns a Bot; it does not dial. Run connects.
+func New(cfg Config, log zerolog.Logger) *Bot {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1024
+	}
+	if cfg.DrainLimit <= 0 {
+		cfg.DrainLimit = 10 * time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	api := slack.New(cfg.BotToken,
+		slack.OptionAppLevelToken(cfg.AppToken),
+		slack.OptionAPIURL(cfg.APIURL),
+		slack.OptionHTTPClient(cfg.HTTPClient),
+	)
+	var opts []socketmode.Option
+	if cfg.PingInterval > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(cfg.PingInterval))
+	}
+	return &Bot{cfg: cfg, log: log, api: api, socket: socketmode.New(api, opts...)}
+}
+
+// Connected reports whether the socket is up.
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
+// SetAckObserver registers f to be told how long each acknowledgement took
+// from the envelope's arrival. Call it before Run.
+func (b *Bot) SetAckObserver(f func(time.Duration)) { b.onAck = f }
+
+// Run connects and serves h until ctx is done. Then it stops reading
+// envelopes, lets in-flight work finish for up to DrainLimit, and returns.
+// It returns an error when Slack refuses the app token.
+func (b *Bot) Run(ctx context.Context, h Handler) error {
+	socketCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	socketDone := make(chan error, 1)
+	go func() { socketDone <- b.socket.RunContext(socketCtx) }()
+
+	// Work outlives ctx by up to DrainLimit, so that a command acknowledged
+	// before SIGTERM is still carried out.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	pool := newPool(workCtx, b.log, b.cfg.Workers, b.cfg.Queue)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-socketDone:
+			socketDone <- err
+			if err != nil && !errors.Is(err, context.Canceled) {
+				runErr = fmt.Errorf("slack socket mode: %w", err)
+			}
+			break loop
+		case evt := <-b.socket.Events:
+			b.handle(ctx, evt, h, pool)
+		}
+	}
+	b.connected.Store(false)
+	stopSocket()
+	<-socketDone
+
+	drained := make(chan struct{})
+	go func() { pool.close(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(b.cfg.DrainLimit):
+		b.log.Warn().Dur("limit", b.cfg.DrainLimit).Msg("in-flight work did not finish in time; cancelling it")
+		stopWork()
+		<-drained
+	}
+	b.cfg.HTTPClient.CloseIdleConnections()
+	return runErr
+}
+
+// handle runs on the read loop: it acknowledges and queues, nothing more.
+func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool *pool) {
+	switch evt.Type {
+	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
+		if !b.connected.Swap(true) {
+			b.log.Info().Msg("connected to Slack")
+		}
+		return
+	case socketmode.EventTypeConnecting, socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect:
+		if b.connected.Swap(false) {
+			b.log.Warn().Str("event", string(evt.Type)).Msg("Slack connection lost; reconnecting")
+		}
+		return
+	case socketmode.EventTypeInvalidAuth:
+		b.log.Error().Msg("Slack rejected the app token")
+		return
+	}
+	if evt.Request == nil {
+		return
+	}
+	arrived := time.Now()
+	if err := b.socket.Ack(*evt.Request); err != nil {
+		b.log.Warn().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("ack failed")
+	} else if b.onAck != nil {
+		b.onAck(time.Since(arrived))
+	}
+	id := evt.Request.EnvelopeID
+
+	switch data := evt.Data.(type) {
+	case slack.SlashCommand:
+		c := Command{
+			EnvelopeID: id, Command: data.Command, Text: data.Text, UserID: data.UserID, ChannelID: data.ChannelID,
+			TeamID: data.TeamID, TriggerID: data.TriggerID, ResponseURL: data.ResponseURL,
+		}
+		pool.submit(ctx, func(ctx context.Context) { h.HandleCommand(ctx, c) })
+	case slack.InteractionCallback:
+		switch data.Type {
+		case slack.InteractionTypeBlockActions:
+			for _, ba := range data.ActionCallback.BlockActions {
+				a := Action{
+					EnvelopeID: id, ActionID: ba.ActionID, BlockID: ba.BlockID, Value: ba.Value,
+					UserID: data.User.ID, ChannelID: data.Channel.ID, MessageTS: data.Container.MessageTs,
+					TriggerID: data.TriggerID, ResponseURL: data.ResponseURL, Ephemeral: data.Container.IsEphemeral,
+				}
+				if a.ChannelID == "" {
+					a.ChannelID = data.Container.ChannelID
+				}
+				pool.submit(ctx, func(ctx context.Context) { h.HandleAction(ctx, a) })
+			}
+		case slack.InteractionTypeViewSubmission:
+			s := Submission{
+				EnvelopeID: id, CallbackID: data.View.CallbackID, PrivateMetadata: data.View.PrivateMetadata,
+				UserID: data.User.ID, Values: map[string]map[string]string{},
+			}
+			if data.View.State != nil {
+				for block, actions := range data.View.State.Values {
+					s.Values[block] = map[string]string{}
+					for action, v := range actions {
+						s.Values[block][action] = v.Value
+					}
+				}
+			}
+			pool.submit(ctx, func(ctx context.Context) { h.HandleSubmission(ctx, s) })
+		}
+	}
+}
+
+// pool runs submitted work on a fixed number of workers. submit blocks
+// while the queue is full: back-pressure instead of unbounded goroutines.
+type pool struct {
+	jobs chan func(context.Context)
+	wg   sync.WaitGroup
+}
+
+func newPool(ctx context.Context, log zerolog.Logger, workers, queue int) *pool {
+	p := &pool{jobs: make(chan func(context.Context), queue)}
+	for range workers {
+		p.wg.Go(func() {
+			for job := range p.jobs {
+				run(ctx, log, job)
+			}
+		})
+	}
+	return p
+}
+
+// run calls job; a panic is logged and the worker lives on.
+func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error().Interface("panic", r).Msg("handler panicked")
+		}
+	}()
+	job(ctx)
+}
+
+func (p *pool) submit(ctx context.Context, job func(context.Context)) {
+	select {
+	case p.jobs <- job:
+	case <-ctx.Done():
+	}
+}
+
+// close stops taking work and waits for the queued and running jobs.
+func (p *pool) close() {
+	close(p.jobs)
+	p.wg.Wait()
+}

@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/releasebot/releasebot/config"
+)
+
+// GroupMembers lists the members of a Slack user group.
+type GroupMembers interface {
+	UserGroupMembers(ctx context.Context, group string) ([]string, error)
+}
+
+// Role is a set of people allowed to do something, and the variable that
+// names them.
+type Role struct {
+	Who   config.Principals
+	Var   string // RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS
+	Doing string // "operate release tasks", for the denial
+}
+
+// authz decides who may do what, where.
+type authz struct {
+	operators Role
+	approvers Role
+	channels  []string
+	groups    GroupMembers
+	ttl       time.Duration
+	now       func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]groupEntry
+}
+
+type groupEntry struct {
+	members map[string]bool
+	fetched time.Time
+}
+
+func newAuthz(operators, approvers config.Principals, channels []string, groups GroupMembers) *authz {
+	return &authz{
+		operators: Role{operators, "RELEASEBOT_OPERATORS", "operate release tasks"},
+		approvers: Role{approvers, "RELEASEBOT_APPROVERS", "approve or refuse"},
+		channels:  channels,
+		groups:    groups,
+		ttl:       time.Minute,
+		now:       time.Now,
+		cache:     map[string]groupEntry{},
+	}
+}
+
+// channelAllowed returns a userError when commands are not accepted in channel.
+func (a *authz) channelAllowed(channel string) error {
+	if len(a.channels) == 0 || contains(a.channels, channel) {
+		return nil
+	}
+	names := make([]string, len(a.channels))
+	for i, c := range a.channels {
+		names[i] = string(channelRef(c))
+	}
+	return deniedf("releasebot does not work in this channel. Use %s.", safe(strings.Join(names, ", ")))
+}
+
+// allow returns nil when user is in role, a userError saying why not
+// otherwise, or the error of a failed user group lookup.
+func (a *authz) allow(ctx context.Context, role Role, user string) error {
+	ok, err := a.member(ctx, role.Who, user)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	if role.Who.IsEmpty() {
+		return deniedf("Nobody may %s yet: an admin must set %s.", role.Doing, role.Var)
+	}
+	return deniedf("You may not %s: you are not in %s.", role.Doing, role.Var)
+}
+
+// anyOf is allow for a user in at least one of roles.
+func (a *authz) anyOf(ctx context.Context, user string, roles ...Role) error {
+	var vars []string
+	for _, r := range roles {
+		ok, err := a.member(ctx, r.Who, user)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		vars = append(vars, r.Var)
+	}
+	return deniedf("Only people in %s may do that.", strings.Join(vars, " or "))
+}
+
+func (a *authz) member(ctx context.Context, p config.Principals, user string) (bool, error) {
+	if p.All || contains(p.Users, user) {
+		return true, nil
+	}
+	for _, g := range p.Groups {
+		members, err := a.groupMembers(ctx, g)
+		if err != nil {
+			return false, fmt.Errorf("look up user group %s: %w", g, err)
+		}
+		if members[user] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// groupMembers caches each group's members briefly, so a burst of clicks
+// costs one lookup.
+func (a *authz) groupMembers(ctx context.Context, group string) (map[string]bool, error) {
+	a.mu.Lock()
+	e, ok := a.cache[group]
+	a.mu.Unlock()
+	if ok && a.now().Sub(e.fetched) < a.ttl {
+		return e.members, nil
+	}
+	users, err := a.groups.UserGroupMembers(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	members := make(map[string]bool, len(users))
+	for _, u := range users {
+		members[u] = true
+	}
+	a.mu.Lock()
+	a.cache[group] = groupEntry{members: members, fetched: a.now()}
+	a.mu.Unlock()
+	return members, nil
+}

@@ -1,0 +1,303 @@
+// Package handlers turns /release commands and button clicks into ServiceStage calls and Slack replies.
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/config"
+)
+
+// Releases is the part of the ServiceStage client the handlers use.
+type Releases interface {
+	Operate(ctx context.Context, pipelineID string, action api.Action, opts *api.OperateOptions) (*api.Execution, error)
+	ListReleaseTasks(ctx context.Context) ([]api.ReleaseTask, error)
+	ListRecords(ctx context.Context, pipelineID string) ([]api.Record, error)
+}
+
+// Slack is how the handlers reply.
+type Slack interface {
+	Post(ctx context.Context, channel string, m bot.Message) (string, error)
+	PostEphemeral(ctx context.Context, channel, user string, m bot.Message) error
+	Update(ctx context.Context, channel, ts string, m bot.Message) error
+	OpenModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) error
+}
+
+// Deps is everything the handlers need.
+type Deps struct {
+	Log               zerolog.Logger
+	Releases          Releases
+	Slack             Slack
+	Groups            GroupMembers
+	Operators         config.Principals
+	Approvers         config.Principals
+	Channels          []string
+	Aliases           map[string]string
+	RequiredApprovals int
+	AllowSelfApproval bool
+	Now               func() time.Time // nil means time.Now
+}
+
+// Action IDs, block IDs and the modal of the messages the handlers post.
+const (
+	actionConfirm  = "confirm"
+	actionCancel   = "cancel"
+	actionApprove  = "approve"
+	actionRefuse   = "refuse"
+	blockConfirm   = "confirm"
+	blockApproval  = "approval"
+	callbackRefuse = "refuse_reason"
+	blockReason    = "reason"
+	inputReason    = "reason_input"
+)
+
+type (
+	commandFunc    func(ctx context.Context, c bot.Command, r Request, out *outcome) error
+	actionFunc     func(ctx context.Context, a bot.Action, out *outcome) error
+	submissionFunc func(ctx context.Context, s bot.Submission, out *outcome) error
+)
+
+// outcome is what one command or click did, for its log line and audit entry.
+type outcome struct {
+	entry AuditEntry
+}
+
+// Router maps every /release verb, button and modal to its handler.
+type Router struct {
+	log         zerolog.Logger
+	slack       Slack
+	authz       *authz
+	mem         *memory
+	now         func() time.Time
+	verbs       map[string]commandFunc
+	actions     map[string]actionFunc
+	submissions map[string]submissionFunc
+}
+
+// New builds the Router. Registering a name twice panics: it is a bug.
+func New(d Deps) *Router {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.RequiredApprovals < 1 {
+		d.RequiredApprovals = 1
+	}
+	rt := &Router{
+		log:         d.Log,
+		slack:       d.Slack,
+		authz:       newAuthz(d.Operators, d.Approvers, d.Channels, d.Groups),
+		mem:         newMemory(),
+		now:         d.Now,
+		verbs:       map[string]commandFunc{},
+		actions:     map[string]actionFunc{},
+		submissions: map[string]submissionFunc{},
+	}
+	res := &resolver{releases: d.Releases, aliases: d.Aliases}
+	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, mem: rt.mem, now: d.Now}
+	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval}
+
+	rt.verb(VerbHelp, handleHelp(d.Slack))
+	rt.verb(VerbList, handleList(d.Releases, d.Slack))
+	rt.verb(VerbStatus, handleStatus(d.Releases, d.Slack, res))
+	rt.verb(VerbStart, ops.operate(api.ActionStart))
+	rt.verb(VerbContinue, ops.operate(api.ActionContinue))
+	rt.verb(VerbRetry, ops.operate(api.ActionRetry))
+	rt.verb(VerbStop, ops.askConfirmation(api.ActionStop))
+	rt.verb(VerbRollback, ops.askConfirmation(api.ActionRollback))
+	rt.verb(VerbApprove, ap.command(api.ApprovalAgree))
+	rt.verb(VerbRefuse, ap.command(api.ApprovalRefuse))
+	rt.verb(VerbAsk, ap.ask)
+	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, rt.mem))
+
+	rt.action(actionConfirm, ops.confirm(true))
+	rt.action(actionCancel, ops.confirm(false))
+	rt.action(actionApprove, ap.approveClick)
+	rt.action(actionRefuse, ap.refuseClick)
+
+	rt.submission(callbackRefuse, ap.refuseSubmit)
+	return rt
+}
+
+func (rt *Router) verb(name string, f commandFunc) {
+	if _, dup := rt.verbs[name]; dup {
+		panic("handlers: verb registered twice: " + name)
+	}
+	rt.verbs[name] = f
+}
+
+func (rt *Router) action(id string, f actionFunc) {
+	if _, dup := rt.actions[id]; dup {
+		panic("handlers: action registered twice: " + id)
+	}
+	rt.actions[id] = f
+}
+
+func (rt *Router) submission(id string, f submissionFunc) {
+	if _, dup := rt.submissions[id]; dup {
+		panic("handlers: submission registered twice: " + id)
+	}
+	rt.submissions[id] = f
+}
+
+// HandleCommand runs one /release command and replies.
+func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
+	start := rt.now()
+	out := &outcome{entry: AuditEntry{At: start, User: c.UserID, Channel: c.ChannelID}}
+	err := rt.authz.channelAllowed(c.ChannelID)
+	if err == nil {
+		var req Request
+		req, err = Parse(c.Text)
+		out.entry.Verb = req.Verb
+		if err == nil {
+			err = rt.verbs[req.Verb](ctx, c, req, out)
+		}
+	}
+	rt.finish(ctx, "command", c.EnvelopeID, c.ChannelID, c.UserID, out, err, start)
+}
+
+// HandleAction runs one button click and replies.
+func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
+	start := rt.now()
+	out := &outcome{entry: AuditEntry{At: start, User: a.UserID, Channel: a.ChannelID, Verb: "click:" + clip(a.ActionID, 40)}}
+	err := rt.authz.channelAllowed(a.ChannelID)
+	if err == nil {
+		f, ok := rt.actions[a.ActionID]
+		switch {
+		case !ok:
+			err = notFoundf("releasebot does not know this button; nothing was sent.")
+		case !validValue(a.Value):
+			err = notFoundf("This button is not valid (it may be from an old or altered message); nothing was sent.")
+		default:
+			err = f(ctx, a, out)
+		}
+	}
+	rt.finish(ctx, "click", a.EnvelopeID, a.ChannelID, a.UserID, out, err, start)
+}
+
+// HandleSubmission runs one submitted modal.
+func (rt *Router) HandleSubmission(ctx context.Context, s bot.Submission) {
+	start := rt.now()
+	out := &outcome{entry: AuditEntry{At: start, User: s.UserID, Verb: "submit:" + clip(s.CallbackID, 40)}}
+	var err error
+	f, ok := rt.submissions[s.CallbackID]
+	switch {
+	case !ok:
+		err = notFoundf("releasebot does not know this form; nothing was sent.")
+	case !validValue(s.PrivateMetadata):
+		err = notFoundf("This form is not valid; nothing was sent.")
+	default:
+		err = f(ctx, s, out)
+	}
+	rt.finish(ctx, "submission", s.EnvelopeID, out.entry.Channel, s.UserID, out, err, start)
+}
+
+var valuePattern = regexp.MustCompile(`^[A-Z2-7]{16,64}$`)
+
+// validValue reports whether a button value or modal metadata is shaped like
+// the IDs the handlers issue, so that forged or huge values go no further.
+func validValue(v string) bool { return valuePattern.MatchString(v) }
+
+// finish replies privately on error, then writes the log line and the audit
+// entry of one command or click.
+func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user string, out *outcome, err error, start time.Time) {
+	e := &out.entry
+	if err != nil {
+		text, unexpected := describe(err)
+		if unexpected {
+			rt.log.Error().Err(err).Str("envelope_id", envelope).Msg("unexpected error")
+		}
+		if e.Outcome == "" {
+			e.Outcome = "error: " + tame(text)
+		}
+		if channel != "" {
+			if rerr := rt.slack.PostEphemeral(ctx, channel, user, renderError(text)); rerr != nil {
+				rt.log.Warn().Err(rerr).Str("envelope_id", envelope).Msg("private reply failed")
+			}
+		}
+	}
+	if e.Outcome == "" {
+		e.Outcome = "ok"
+	}
+	if e.Verb != "" && e.Verb != VerbHelp {
+		rt.mem.addAudit(*e)
+	}
+	ev := rt.log.Info()
+	if err != nil {
+		ev = rt.log.Warn()
+	}
+	ev.Str("kind", kind).Str("envelope_id", envelope).Str("user", user).Str("channel", channel).
+		Str("verb", e.Verb).Str("release_task_id", e.PipelineID).Str("execution_id", e.Execution).
+		Str("sent", e.Sent).Str("outcome", e.Outcome).Dur("took", rt.now().Sub(start)).Msg(kind)
+}
+
+func handleHelp(s Slack) commandFunc {
+	return func(ctx context.Context, c bot.Command, _ Request, _ *outcome) error {
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderHelp())
+	}
+}
+
+func handleList(releases Releases, s Slack) commandFunc {
+	return func(ctx context.Context, c bot.Command, _ Request, _ *outcome) error {
+		tasks, err := releases.ListReleaseTasks(ctx)
+		if err != nil {
+			return err
+		}
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderList(tasks))
+	}
+}
+
+func handleStatus(releases Releases, s Slack, res *resolver) commandFunc {
+	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
+		task, err := res.resolve(ctx, r.Task)
+		if err != nil {
+			return err
+		}
+		out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+		recs, err := releases.ListRecords(ctx, task.ID)
+		if err != nil {
+			return err
+		}
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderStatus(task, recs))
+	}
+}
+
+func handleAudit(s Slack, az *authz, res *resolver, mem *memory) commandFunc {
+	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
+		if err := az.anyOf(ctx, c.UserID, az.operators, az.approvers); err != nil {
+			return err
+		}
+		pipelineID := ""
+		if r.Task != "" {
+			task, err := res.resolve(ctx, r.Task)
+			if err != nil {
+				return err
+			}
+			pipelineID = task.ID
+			out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+		}
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderAudit(mem.lastAudit(20, pipelineID), r.Task))
+	}
+}
+
+// sentText describes an upstream request for the audit log; it never holds
+// credentials, only the action and its body fields.
+func sentText(action api.Action, opts *api.OperateOptions) string {
+	s := "action " + string(action)
+	if opts == nil {
+		return s
+	}
+	if len(opts.SelectedTasks) > 0 {
+		s += fmt.Sprintf(" selected_tasks=%v", opts.SelectedTasks)
+	}
+	if opts.TaskName != "" {
+		s += " task_name=" + opts.TaskName + " approval_type=" + string(opts.ApprovalType)
+	}
+	return s
+}

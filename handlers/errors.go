@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/releasebot/releasebot/api"
+)
+
+// errKind is what a Slack user may be told went wrong.
+type errKind int
+
+const (
+	kindUsage    errKind = iota + 1 // the command is malformed
+	kindDenied                      // not allowed here, or not for this person
+	kindNotFound                    // no such release task, prompt or confirmation
+	kindConflict                    // already decided, already used
+)
+
+// userError is an error whose text is safe mrkdwn to show to the person
+// whose command or click failed.
+type userError struct {
+	kind errKind
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+
+func newUserError(kind errKind, format string, args []any) error {
+	return &userError{kind: kind, msg: fmt.Sprintf(format, escapeArgs(args)...)}
+}
+
+func usagef(format string, args ...any) error    { return newUserError(kindUsage, format, args) }
+func deniedf(format string, args ...any) error   { return newUserError(kindDenied, format, args) }
+func notFoundf(format string, args ...any) error { return newUserError(kindNotFound, format, args) }
+func conflictf(format string, args ...any) error { return newUserError(kindConflict, format, args) }
+
+// escapeArgs escapes plain string arguments; safe ones (already mrkdwn)
+// pass as they are.
+func escapeArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			out[i] = escape(s)
+		} else {
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// describe maps any error to the one line its requester is shown, and
+// reports whether it is unexpected (to be logged with its detail).
+func describe(err error) (text string, unexpected bool) {
+	var ue *userError
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ue):
+		return ue.msg, false
+	case errors.As(err, &ae):
+		return upstreamText(ae), false
+	case errors.Is(err, api.ErrInvalidRequest):
+		return "ServiceStage was not called: " + escape(err.Error()) + ".", false
+	}
+	return "Something went wrong; nothing more is known here. The error has been logged.", true
+}
+
+// upstreamText says what ServiceStage (or IAM) answered, escaped.
+func upstreamText(e *api.Error) string {
+	if e.StatusCode == 401 {
+		return fmt.Sprintf("Huawei Cloud rejected releasebot's credentials (HTTP 401%s). An admin must check the configured token, AK/SK or IAM user.",
+			codeSuffix(e.Code))
+	}
+	msg := fmt.Sprintf("ServiceStage answered HTTP %d%s", e.StatusCode, codeSuffix(e.Code))
+	if e.Message != "" {
+		msg += ": " + escape(e.Message)
+	}
+	return msg + "."
+}
+
+func codeSuffix(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " " + string(code(c))
+}

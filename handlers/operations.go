@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/bot"
+)
+
+// operations runs start, continue, retry, and confirmed stop and rollback.
+type operations struct {
+	releases Releases
+	slack    Slack
+	authz    *authz
+	res      *resolver
+	mem      *memory
+	now      func() time.Time
+}
+
+// operate handles start, continue and retry: operators only, then the
+// action, then the outcome in the channel.
+func (o *operations) operate(action api.Action) commandFunc {
+	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
+		if err := o.authz.allow(ctx, o.authz.operators, c.UserID); err != nil {
+			return err
+		}
+		task, err := o.res.resolve(ctx, r.Task)
+		if err != nil {
+			return err
+		}
+		var opts *api.OperateOptions
+		if len(r.Selected) > 0 {
+			opts = &api.OperateOptions{SelectedTasks: r.Selected}
+		}
+		return o.run(ctx, c.ChannelID, c.UserID, action, task, opts, out)
+	}
+}
+
+// run sends action upstream and posts its outcome in channel.
+func (o *operations) run(ctx context.Context, channel, user string, action api.Action, task api.ReleaseTask, opts *api.OperateOptions, out *outcome) error {
+	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+	out.entry.Sent = sentText(action, opts)
+	e, err := o.releases.Operate(ctx, task.ID, action, opts)
+	if err != nil {
+		return err
+	}
+	out.entry.Execution, out.entry.Outcome = e.ID, e.Status.Label()
+	if action == api.ActionStart {
+		o.mem.setStartedBy(task.ID, user)
+	}
+	_, err = o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
+	return err
+}
+
+// askConfirmation handles stop and rollback: it posts a confirmation that
+// an operator must click; nothing goes upstream yet.
+func (o *operations) askConfirmation(action api.Action) commandFunc {
+	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
+		if err := o.authz.allow(ctx, o.authz.operators, c.UserID); err != nil {
+			return err
+		}
+		task, err := o.res.resolve(ctx, r.Task)
+		if err != nil {
+			return err
+		}
+		out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+		conf := &confirmation{
+			ID: newID(), Action: action, PipelineID: task.ID, TaskName: task.Name,
+			RequestedBy: c.UserID, Channel: c.ChannelID, CreatedAt: o.now(),
+		}
+		o.mem.putConfirmation(conf)
+		ts, err := o.slack.Post(ctx, c.ChannelID, renderConfirm(conf))
+		if err != nil {
+			return err
+		}
+		conf.TS = ts
+		out.entry.Outcome = "awaiting confirmation"
+		return nil
+	}
+}
+
+// confirm handles the Confirm and Cancel buttons of a confirmation.
+func (o *operations) confirm(confirmed bool) actionFunc {
+	return func(ctx context.Context, a bot.Action, out *outcome) error {
+		if err := o.authz.allow(ctx, o.authz.operators, a.UserID); err != nil {
+			return err
+		}
+		now := o.now()
+		conf, err := o.mem.takeConfirmation(a.Value, a.UserID, confirmed, now)
+		if err != nil {
+			return err
+		}
+		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
+		if err := o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, confirmed, a.UserID, now)); err != nil {
+			return err
+		}
+		if !confirmed {
+			out.entry.Outcome = "cancelled"
+			return nil
+		}
+		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
+		return o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
+	}
+}

@@ -1,0 +1,233 @@
+package handlers
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/releasebot/releasebot/api"
+)
+
+// Verbs of /release.
+const (
+	VerbHelp     = "help"
+	VerbList     = "list"
+	VerbStatus   = "status"
+	VerbStart    = "start"
+	VerbStop     = "stop"
+	VerbContinue = "continue"
+	VerbRetry    = "retry"
+	VerbRollback = "rollback"
+	VerbApprove  = "approve"
+	VerbRefuse   = "refuse"
+	VerbAsk      = "ask"
+	VerbAudit    = "audit"
+)
+
+// Request is a parsed /release command: nothing in it has been checked
+// against ServiceStage yet.
+type Request struct {
+	Verb         string
+	Task         string              // release task name, alias or ID as typed
+	Selected     []api.SelectedTasks // start only
+	ApprovalTask string              // approve, refuse, ask
+	Text         string              // comment, reason or note: the rest of the line as typed
+}
+
+// maxCommandText bounds what the parser reads; Slack's own limit is lower.
+const maxCommandText = 4000
+
+// Parse reads the text of a /release command. Names with spaces are quoted
+// with "..." (or the curly quotes Slack clients type); the comment, reason
+// or note of approve, refuse and ask is the rest of the line, verbatim.
+func Parse(text string) (Request, error) {
+	if len(text) > maxCommandText {
+		return Request{}, usagef("That command is too long (%d characters; at most %d).", len(text), maxCommandText)
+	}
+	toks, err := tokenize(text)
+	if err != nil {
+		return Request{}, err
+	}
+	if len(toks) == 0 {
+		return Request{Verb: VerbHelp}, nil
+	}
+	verb := strings.ToLower(toks[0].text())
+	args := toks[1:]
+	rest := func(n int) string {
+		if len(args) <= n {
+			return ""
+		}
+		return strings.TrimSpace(text[args[n].start:])
+	}
+	r := Request{Verb: verb}
+	switch verb {
+	case VerbHelp, VerbList:
+		if len(args) > 0 {
+			return r, usagef("`%s` takes no arguments.", verb)
+		}
+	case VerbStatus, VerbStop, VerbContinue, VerbRetry, VerbRollback:
+		if len(args) != 1 {
+			return r, usagef("Usage: `/release %s <task>`.", verb)
+		}
+		r.Task = args[0].text()
+	case VerbAudit:
+		if len(args) > 1 {
+			return r, usagef("Usage: `/release audit [<task>]`.")
+		}
+		if len(args) == 1 {
+			r.Task = args[0].text()
+		}
+	case VerbStart:
+		if len(args) == 0 {
+			return r, usagef("Usage: `/release start <task> [<stage>:<task>[,<task>...]]...`.")
+		}
+		r.Task = args[0].text()
+		for _, a := range args[1:] {
+			sel, err := a.selection()
+			if err != nil {
+				return r, err
+			}
+			r.Selected = mergeSelection(r.Selected, sel)
+		}
+	case VerbApprove, VerbAsk:
+		if len(args) < 2 {
+			return r, usagef("Usage: `/release %s <task> <approval-task> [%s...]`.", verb, map[string]string{VerbApprove: "comment", VerbAsk: "note"}[verb])
+		}
+		r.Task, r.ApprovalTask, r.Text = args[0].text(), args[1].text(), rest(2)
+	case VerbRefuse:
+		if len(args) < 3 {
+			return r, usagef("Usage: `/release refuse <task> <approval-task> <reason...>`: a reason is required.")
+		}
+		r.Task, r.ApprovalTask, r.Text = args[0].text(), args[1].text(), rest(2)
+	default:
+		return r, usagef("Unknown command %s. Try `/release help`.", code(clip(verb, 40)))
+	}
+	if r.Task == "" && verb != VerbAudit && verb != VerbHelp && verb != VerbList {
+		return r, usagef("The release task name is empty.")
+	}
+	return r, nil
+}
+
+// mergeSelection adds sel, joining tasks of a stage named twice.
+func mergeSelection(all []api.SelectedTasks, sel api.SelectedTasks) []api.SelectedTasks {
+	for i := range all {
+		if all[i].StageName == sel.StageName {
+			for _, t := range sel.Tasks {
+				if !contains(all[i].Tasks, t) {
+					all[i].Tasks = append(all[i].Tasks, t)
+				}
+			}
+			return all
+		}
+	}
+	return append(all, sel)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// token is one word of a command: its runes, which of them were quoted,
+// and where it starts in the text.
+type token struct {
+	runes  []rune
+	quoted []bool
+	start  int
+}
+
+func (t token) text() string { return string(t.runes) }
+
+// selection reads stage:task[,task...], splitting only on unquoted ':' and ','.
+func (t token) selection() (api.SelectedTasks, error) {
+	colon := -1
+	for i, r := range t.runes {
+		if r == ':' && !t.quoted[i] {
+			colon = i
+			break
+		}
+	}
+	if colon <= 0 {
+		return api.SelectedTasks{}, usagef("%s is not a stage selection: write `<stage>:<task>[,<task>...]`.", code(clip(t.text(), 60)))
+	}
+	sel := api.SelectedTasks{StageName: string(t.runes[:colon])}
+	var cur []rune
+	flush := func() error {
+		if len(cur) == 0 {
+			return usagef("Stage %s has an empty task name.", code(clip(sel.StageName, 60)))
+		}
+		if !contains(sel.Tasks, string(cur)) {
+			sel.Tasks = append(sel.Tasks, string(cur))
+		}
+		cur = nil
+		return nil
+	}
+	for i := colon + 1; i < len(t.runes); i++ {
+		if t.runes[i] == ',' && !t.quoted[i] {
+			if err := flush(); err != nil {
+				return sel, err
+			}
+			continue
+		}
+		cur = append(cur, t.runes[i])
+	}
+	if err := flush(); err != nil {
+		return sel, err
+	}
+	return sel, nil
+}
+
+var closingQuote = map[rune]rune{'"': '"', '“': '”', '”': '”', '„': '“'}
+
+// tokenize splits on unquoted white space. A quote may open anywhere in a
+// word and must be closed.
+func tokenize(text string) ([]token, error) {
+	var toks []token
+	var cur *token
+	var closing rune
+	for i, r := range text {
+		switch {
+		case closing != 0:
+			if r == closing || (closing == '”' && r == '"') {
+				closing = 0
+				continue
+			}
+			cur.runes = append(cur.runes, r)
+			cur.quoted = append(cur.quoted, true)
+		case unicode.IsSpace(r):
+			if cur != nil {
+				toks = append(toks, *cur)
+				cur = nil
+			}
+		default:
+			if cur == nil {
+				cur = &token{start: i}
+			}
+			if c, ok := closingQuote[r]; ok {
+				closing = c
+				continue
+			}
+			cur.runes = append(cur.runes, r)
+			cur.quoted = append(cur.quoted, false)
+		}
+	}
+	if closing != 0 {
+		return nil, usagef("A quote is not closed.")
+	}
+	if cur != nil {
+		toks = append(toks, *cur)
+	}
+	return toks, nil
+}
+
+// clip shortens s to n runes for an error message.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,349 @@
+package handlers
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/slack-go/slack"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/bot"
+)
+
+// safe is text already fit for a mrkdwn field: escaped, or built by us.
+type safe string
+
+// escape neutralises Slack's control characters. Text a user typed is also
+// only ever put in verbatim mrkdwn (or plain_text), so that a plain @here or
+// URL is not turned into a mention or a link either.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// code shows s as inline code.
+func code(s string) safe {
+	return safe("`" + escape(strings.ReplaceAll(s, "`", "'")) + "`")
+}
+
+var slackID = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+
+// mention names a Slack user by ID, which Slack shows as their name.
+func mention(id string) safe {
+	if !slackID.MatchString(id) {
+		return code(id)
+	}
+	return safe("<@" + id + ">")
+}
+
+// channelRef links a channel by ID.
+func channelRef(id string) safe {
+	if !slackID.MatchString(id) {
+		return code(id)
+	}
+	return safe("<#" + id + ">")
+}
+
+// mrkdwn is a verbatim mrkdwn text object: links and mentions only where we
+// wrote them with <...>.
+func mrkdwn(s safe) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, string(s), false, true)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+func section(s safe) slack.Block { return slack.NewSectionBlock(mrkdwn(s), nil, nil) }
+
+func contextLine(s safe) slack.Block { return slack.NewContextBlock("", mrkdwn(s)) }
+
+// quote shows text a user typed (a comment, a reason, a note).
+func quote(label, text string) slack.Block {
+	return contextLine(safe(label + ": " + escape(clip(text, 2500))))
+}
+
+var statusEmoji = map[api.Status]string{
+	api.StatusInitialized:      ":new:",
+	api.StatusReleased:         ":white_check_mark:",
+	api.StatusFailed:           ":x:",
+	api.StatusReleasing:        ":large_blue_circle:",
+	api.StatusAwaitingApproval: ":raising_hand:",
+	api.StatusPaused:           ":double_vertical_bar:",
+	api.StatusSkipped:          ":fast_forward:",
+	api.StatusRollingBack:      ":rewind:",
+	api.StatusRolledBack:       ":leftwards_arrow_with_hook:",
+	api.StatusRollbackFailed:   ":boom:",
+	api.StatusStopping:         ":octagonal_sign:",
+	api.StatusRestarting:       ":arrows_counterclockwise:",
+}
+
+// statusText is the status with its emoji, in words and code.
+func statusText(s api.Status) safe {
+	e, ok := statusEmoji[s]
+	if !ok {
+		e = ":grey_question:"
+	}
+	return safe(e + " " + s.Label())
+}
+
+// past is the verb of an action as the outcome says it.
+var past = map[api.Action]string{
+	api.ActionStart:    "started",
+	api.ActionStop:     "stopped",
+	api.ActionContinue: "continued",
+	api.ActionRetry:    "retried",
+	api.ActionRollback: "rolled back",
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func ephemeral(text safe) bot.Message {
+	return bot.Message{Text: tame(string(text)), Blocks: []slack.Block{section(text)}}
+}
+
+// tame makes a notification text (the message's top-level text) from any
+// text: it keeps letters, digits and a little punctuation, so that nothing
+// a user typed or ServiceStage returned can mention, link or format there.
+func tame(s string) string {
+	s = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&").Replace(s)
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		keep := unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.,:()#'+=?!", r)
+		if !keep {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return clip(b.String(), 300)
+}
+
+func renderError(text string) bot.Message {
+	return ephemeral(safe(":warning: " + text))
+}
+
+func renderHelp() bot.Message {
+	lines := []string{
+		"*releasebot* drives ServiceStage release tasks. `<task>` is a release task's name, an alias or its ID; quote names with spaces.",
+		"`/release list`: release tasks with their status and last run",
+		"`/release status <task>`: a release task's status and latest executions",
+		"`/release start <task> [<stage>:<task>[,<task>...]]...`: start it, optionally only the tasks named",
+		"`/release stop <task>` · `/release rollback <task>`: asks an operator to confirm first",
+		"`/release continue <task>` · `/release retry <task>`",
+		"`/release approve <task> <approval-task> [comment...]`",
+		"`/release refuse <task> <approval-task> <reason...>`",
+		"`/release ask <task> <approval-task> [note...]`: posts Approve and Refuse buttons",
+		"`/release audit [<task>]`: the last 20 things done through releasebot",
+	}
+	return bot.Message{Text: "releasebot usage", Blocks: []slack.Block{section(safe(strings.Join(lines, "\n")))}}
+}
+
+func renderList(tasks []api.ReleaseTask) bot.Message {
+	if len(tasks) == 0 {
+		return ephemeral("ServiceStage lists no release tasks in this project.")
+	}
+	var lines []string
+	for _, t := range tasks {
+		last := "never run"
+		if !t.LastTriggerAt.IsZero() {
+			last = "last run " + stamp(t.LastTriggerAt)
+		}
+		lines = append(lines, fmt.Sprintf("*%s* · %s · %s", escape(t.Name), statusText(t.Status), last))
+	}
+	blocks := []slack.Block{section(safe(fmt.Sprintf("*%d release tasks*", len(tasks))))}
+	blocks = append(blocks, chunk(lines, 45)...)
+	return bot.Message{Text: fmt.Sprintf("%d release tasks", len(tasks)), Blocks: blocks}
+}
+
+// chunk packs lines into at most maxBlocks sections of at most 3000
+// characters each, saying how many lines did not fit.
+func chunk(lines []string, maxBlocks int) []slack.Block {
+	var blocks []slack.Block
+	var cur strings.Builder
+	for i, l := range lines {
+		if cur.Len()+len(l)+1 > 2900 {
+			if len(blocks) == maxBlocks-1 {
+				blocks = append(blocks, section(safe(cur.String())), contextLine(safe(fmt.Sprintf("…and %d more", len(lines)-i))))
+				return blocks
+			}
+			blocks = append(blocks, section(safe(cur.String())))
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte('\n')
+		}
+		cur.WriteString(l)
+	}
+	if cur.Len() > 0 {
+		blocks = append(blocks, section(safe(cur.String())))
+	}
+	return blocks
+}
+
+func renderStatus(t api.ReleaseTask, recs []api.Record) bot.Message {
+	blocks := []slack.Block{section(safe(fmt.Sprintf("*%s* · %s", escape(t.Name), statusText(t.Status))))}
+	if len(recs) == 0 {
+		blocks = append(blocks, contextLine("No executions yet."))
+	}
+	var lines []string
+	for i, r := range recs {
+		if i == 5 {
+			break
+		}
+		line := fmt.Sprintf("• Execution %s · %s", code(r.ID), statusText(r.Status))
+		if r.Trigger != "" {
+			line += " · by " + escape(r.Trigger)
+		}
+		if !r.StartTime.IsZero() {
+			line += " · started " + stamp(r.StartTime)
+			if !r.EndTime.IsZero() && r.EndTime.After(r.StartTime) {
+				line += ", took " + r.EndTime.Sub(r.StartTime).Round(time.Second).String()
+			}
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		blocks = append(blocks, section(safe(strings.Join(lines, "\n"))))
+	}
+	return bot.Message{Text: tame(t.Name) + ": " + t.Status.Label(), Blocks: blocks}
+}
+
+// renderOutcome is the channel message after an operation: who, what, the
+// release task, the execution and its status.
+func renderOutcome(user string, action api.Action, task api.ReleaseTask, e *api.Execution) bot.Message {
+	verb := past[action]
+	head := safe(fmt.Sprintf("%s %s *%s*", mention(user), verb, escape(task.Name)))
+	fields := []*slack.TextBlockObject{
+		mrkdwn(safe("*Execution*\n" + string(code(e.ID)))),
+		mrkdwn(safe("*Status*\n" + string(statusText(e.Status)))),
+	}
+	return bot.Message{
+		Text:   fmt.Sprintf("%s %s %s: %s", mention(user), verb, tame(task.Name), e.Status.Label()),
+		Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(head), fields, nil)},
+	}
+}
+
+// renderConfirm asks an operator to confirm a stop or a rollback.
+func renderConfirm(c *confirmation) bot.Message {
+	head := safe(fmt.Sprintf(":warning: %s asks to *%s* *%s*. An operator must confirm.", mention(c.RequestedBy), c.Action, escape(c.TaskName)))
+	ok := slack.NewButtonBlockElement(actionConfirm, c.ID, plain("Confirm "+string(c.Action)))
+	ok.Style = slack.StyleDanger
+	cancel := slack.NewButtonBlockElement(actionCancel, c.ID, plain("Cancel"))
+	return bot.Message{
+		Text:   fmt.Sprintf("%s asks to %s %s", mention(c.RequestedBy), c.Action, tame(c.TaskName)),
+		Blocks: []slack.Block{section(head), slack.NewActionBlock(blockConfirm, ok, cancel)},
+	}
+}
+
+// renderConfirmClosed replaces a confirmation once it is used.
+func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Time) bot.Message {
+	what := "cancelled"
+	if confirmed {
+		what = "confirmed"
+	}
+	text := safe(fmt.Sprintf("%s asked to *%s* *%s*: %s by %s at %s.", mention(c.RequestedBy), c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
+	return bot.Message{Text: fmt.Sprintf("%s %s %s: %s", mention(c.RequestedBy), c.Action, tame(c.TaskName), what), Blocks: []slack.Block{section(text)}}
+}
+
+// renderPrompt is an approval prompt: the question, the tally, and the
+// buttons while it is open; who decided, when and why once it is decided.
+func renderPrompt(p *prompt) bot.Message {
+	head := safe(fmt.Sprintf(":raising_hand: Approval needed for *%s*: task %s.", escape(p.TaskName), code(p.ApprovalTask)))
+	blocks := []slack.Block{section(head)}
+	if p.AskedBy != "" {
+		blocks = append(blocks, contextLine(safe(fmt.Sprintf("Asked by %s at %s", mention(p.AskedBy), stamp(p.AskedAt)))))
+	}
+	if p.Note != "" {
+		blocks = append(blocks, quote("Note", p.Note))
+	}
+	text := fmt.Sprintf("Approval needed for %s: %s", tame(p.TaskName), tame(p.ApprovalTask))
+	if p.Decision == "" {
+		var voters []string
+		for _, v := range p.Approvals {
+			voters = append(voters, string(mention(v)))
+		}
+		tally := fmt.Sprintf("Approvals: %d of %d", len(p.Approvals), p.Required)
+		if len(voters) > 0 {
+			tally += " (" + strings.Join(voters, ", ") + ")"
+		}
+		blocks = append(blocks, contextLine(safe(tally)))
+		if p.LastError != "" {
+			blocks = append(blocks, contextLine(safe(":warning: The last attempt failed: "+p.LastError+" You can try again.")))
+		}
+		approve := slack.NewButtonBlockElement(actionApprove, p.ID, plain("Approve"))
+		approve.Style = slack.StylePrimary
+		refuse := slack.NewButtonBlockElement(actionRefuse, p.ID, plain("Refuse"))
+		refuse.Style = slack.StyleDanger
+		blocks = append(blocks, slack.NewActionBlock(blockApproval, approve, refuse))
+		return bot.Message{Text: text, Blocks: blocks}
+	}
+	verdict := "Approved"
+	if p.Decision == api.ApprovalRefuse {
+		verdict = "Refused"
+	}
+	line := fmt.Sprintf("*%s* by %s at %s.", verdict, mention(p.DecidedBy), stamp(p.DecidedAt))
+	if p.ExecutionID != "" {
+		line += fmt.Sprintf(" Execution %s: %s.", code(p.ExecutionID), statusText(p.Status))
+	}
+	blocks = append(blocks, section(safe(line)))
+	if p.Comment != "" {
+		label := "Comment"
+		if p.Decision == api.ApprovalRefuse {
+			label = "Reason"
+		}
+		blocks = append(blocks, quote(label, p.Comment))
+	}
+	return bot.Message{Text: text + ": " + strings.ToLower(verdict), Blocks: blocks}
+}
+
+// renderRefuseModal asks for the reason of a refusal.
+func renderRefuseModal(p *prompt) slack.ModalViewRequest {
+	input := slack.NewPlainTextInputBlockElement(plain("Why is this release refused?"), inputReason)
+	input.Multiline = true
+	input.MaxLength = 2000
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      callbackRefuse,
+		PrivateMetadata: p.ID,
+		Title:           plain("Refuse approval"),
+		Submit:          plain("Refuse"),
+		Close:           plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			section(safe(fmt.Sprintf("Refuse %s of *%s*?", code(p.ApprovalTask), escape(p.TaskName)))),
+			slack.NewInputBlock(blockReason, plain("Reason"), nil, input),
+		}},
+	}
+}
+
+func renderAudit(entries []AuditEntry, task string) bot.Message {
+	title := "Last actions through releasebot"
+	if task != "" {
+		title += " on " + tame(task)
+	}
+	if len(entries) == 0 {
+		return ephemeral(safe("*" + title + "*\nNothing recorded yet."))
+	}
+	var lines []string
+	for _, e := range entries {
+		line := fmt.Sprintf("%s · %s · %s", stamp(e.At), mention(e.User), code(e.Verb))
+		if e.TaskName != "" {
+			line += " " + escape(e.TaskName)
+		}
+		if e.Execution != "" {
+			line += " · execution " + string(code(e.Execution))
+		}
+		line += " · " + escape(e.Outcome)
+		lines = append(lines, line)
+	}
+	blocks := []slack.Block{section(safe("*" + title + "*"))}
+	blocks = append(blocks, chunk(lines, 45)...)
+	return bot.Message{Text: title, Blocks: blocks}
+}

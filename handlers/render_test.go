@@ -1,0 +1,131 @@
+package handlers
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/api"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// golden compares v, as indented JSON, with testdata/golden/name.json.
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./handlers -run TestRender -update to create it")
+	assert.Equal(t, string(want), string(got), "golden file %s (run with -update after checking the change)", path)
+}
+
+var (
+	t0      = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	hostile = "<!channel> @here <https://x.example|y> & *bold*"
+	webTask = api.ReleaseTask{ID: "caf409b1-10df-483a-b14d-7b05f7e12c88", Name: "web-frontend", Status: api.StatusReleased, LastTriggerAt: t0}
+)
+
+func openPrompt() *prompt {
+	return &prompt{ID: "PROMPTID2345ABCDEFGH", PipelineID: "p1", TaskName: "payments-api", ApprovalTask: "approve-prod",
+		Channel: "C0REL", TS: "1.2", AskedBy: "U0ASKER", AskedAt: t0, Note: hostile, Required: 2}
+}
+
+func TestRender(t *testing.T) {
+	approved := openPrompt()
+	approved.Approvals = []string{"U0BOB", "U0CAROL"}
+	approved.Decision, approved.DecidedBy, approved.DecidedAt = api.ApprovalAgree, "U0CAROL", t0.Add(time.Minute)
+	approved.Comment, approved.ExecutionID, approved.Status = hostile, "286541", api.StatusReleasing
+	refused := openPrompt()
+	refused.Decision, refused.DecidedBy, refused.DecidedAt = api.ApprovalRefuse, "U0BOB", t0.Add(time.Minute)
+	refused.Comment, refused.ExecutionID, refused.Status = "smoke tests fail", "286541", api.StatusFailed
+	voted := openPrompt()
+	voted.Approvals = []string{"U0BOB"}
+	voted.LastError = "ServiceStage answered HTTP 500 `SVCSTG.500`: boom."
+	conf := &confirmation{ID: "CONFIRMID2345ABCDEF", Action: api.ActionStop, PipelineID: "p1", TaskName: "payments-api", RequestedBy: "U0ALICE", CreatedAt: t0}
+
+	cases := map[string]any{
+		"help":               renderHelp(),
+		"list":               renderList([]api.ReleaseTask{webTask, {ID: "x", Name: hostile, Status: 6}}),
+		"list_empty":         renderList(nil),
+		"status":             renderStatus(webTask, []api.Record{{ID: "286542", Status: api.StatusReleasing, Trigger: "alice", StartTime: t0}, {ID: "286541", Status: api.StatusReleased, Trigger: "bob", StartTime: t0.Add(-time.Hour), EndTime: t0.Add(-time.Hour + 35*time.Second)}}),
+		"status_no_runs":     renderStatus(webTask, nil),
+		"outcome_start":      renderOutcome("U0ALICE", api.ActionStart, webTask, &api.Execution{ID: "286541", Status: api.StatusReleasing}),
+		"outcome_unknown":    renderOutcome("U0ALICE", api.ActionRetry, api.ReleaseTask{Name: hostile}, &api.Execution{ID: "1", Status: 99}),
+		"confirm":            renderConfirm(conf),
+		"confirm_confirmed":  renderConfirmClosed(conf, true, "U0BOB", t0),
+		"confirm_cancelled":  renderConfirmClosed(conf, false, "U0BOB", t0),
+		"prompt_open":        renderPrompt(openPrompt()),
+		"prompt_voted_error": renderPrompt(voted),
+		"prompt_approved":    renderPrompt(approved),
+		"prompt_refused":     renderPrompt(refused),
+		"refuse_modal":       renderRefuseModal(openPrompt()),
+		"audit":              renderAudit([]AuditEntry{{At: t0, User: "U0ALICE", Verb: "start", TaskName: "web-frontend", Execution: "286541", Outcome: "Releasing (4)"}}, "web-frontend"),
+		"audit_empty":        renderAudit(nil, ""),
+		"error":              renderError(upstreamText(&api.Error{StatusCode: 500, Code: "SVCSTG.00100500", Message: hostile})),
+		"error_credentials":  renderError(upstreamText(&api.Error{StatusCode: 401, Code: "APIGW.0301"})),
+	}
+	for name, msg := range cases {
+		t.Run(name, func(t *testing.T) {
+			golden(t, name, msg)
+			raw, err := json.Marshal(msg)
+			require.NoError(t, err)
+			assertNoMentions(t, string(raw))
+		})
+	}
+}
+
+// assertNoMentions fails when a payload could mention or link anyone
+// through user text: the hostile text must arrive escaped, every mrkdwn
+// object must be verbatim.
+func assertNoMentions(t *testing.T, raw string) {
+	t.Helper()
+	for _, bad := range []string{"<!channel>", "<!here>", "<https://", `\u003c!channel\u003e`, `\u003chttps://`} {
+		assert.NotContains(t, raw, bad)
+	}
+	var v any
+	require.NoError(t, json.Unmarshal([]byte(raw), &v))
+	walk(v, func(m map[string]any) {
+		if m["type"] == "mrkdwn" {
+			assert.Equal(t, true, m["verbatim"], "mrkdwn text object not verbatim: %v", m["text"])
+		}
+	})
+	if strings.Contains(raw, "@here") {
+		var top struct{ Text string }
+		_ = json.Unmarshal([]byte(raw), &top)
+		assert.NotContains(t, top.Text, "@here", "user text in the notification text")
+	}
+}
+
+func walk(v any, f func(map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		f(x)
+		for _, c := range x {
+			walk(c, f)
+		}
+	case []any:
+		for _, c := range x {
+			walk(c, f)
+		}
+	}
+}
+
+func TestEscape(t *testing.T) {
+	assert.Equal(t, "&lt;!here&gt; &amp;amp; @here", escape("<!here> &amp; @here"))
+	assert.Equal(t, safe("`a'b &lt;x&gt;`"), code("a`b <x>"))
+	assert.Equal(t, safe("<@U0ALICE>"), mention("U0ALICE"))
+	assert.Equal(t, safe("`&lt;!channel&gt;`"), mention("<!channel>"))
+}
