@@ -1,0 +1,5 @@
+package bot
+
+import "testing"
+
+func TestNothing(t *testing.T) {}
