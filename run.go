@@ -12,7 +12,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/handlers"
 	"github.com/releasebot/releasebot/sandbox"
 )
 
@@ -24,12 +26,30 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer closeUpstream()
-	_ = releases // handed to the Slack handlers (next step)
+
+	slackBot := bot.New(bot.Config{
+		BotToken:   cfg.SlackBotToken.Reveal(),
+		AppToken:   cfg.SlackAppToken.Reveal(),
+		APIURL:     cfg.SlackAPIURL,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+	}, log)
+	router := handlers.New(handlers.Deps{
+		Log:               log,
+		Releases:          releases,
+		Slack:             slackBot,
+		Groups:            slackBot,
+		Operators:         cfg.Operators,
+		Approvers:         cfg.Approvers,
+		Channels:          cfg.Channels,
+		Aliases:           cfg.Aliases,
+		RequiredApprovals: cfg.RequiredApprovals,
+		AllowSelfApproval: cfg.AllowSelfApproval,
+	})
 
 	log.Info().Bool("sandbox", cfg.Sandbox).Msg("releasebot started")
-	<-ctx.Done()
+	err = slackBot.Run(ctx, router)
 	log.Info().Msg("releasebot stopped")
-	return nil
+	return err
 }
 
 // newUpstream returns the ServiceStage client: for the configured cloud, or

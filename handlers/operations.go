@@ -74,7 +74,7 @@ func (o *operations) askConfirmation(action api.Action) commandFunc {
 		if err != nil {
 			return err
 		}
-		conf.TS = ts
+		o.mem.setConfirmationMessage(conf.ID, ts)
 		out.entry.Outcome = "awaiting confirmation"
 		return nil
 	}
@@ -92,14 +92,18 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return err
 		}
 		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
-		if err := o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, confirmed, a.UserID, now)); err != nil {
-			return err
-		}
+		closed := renderConfirmClosed(&conf, confirmed, a.UserID, now)
 		if !confirmed {
 			out.entry.Outcome = "cancelled"
-			return nil
+			return o.slack.Update(ctx, conf.Channel, conf.TS, closed)
 		}
+		// The action first: the confirmation is used, so it must not be lost
+		// to a failed update of the message that asked for it.
 		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
-		return o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
+		err = o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
+		if uerr := o.slack.Update(ctx, conf.Channel, conf.TS, closed); err == nil && uerr != nil {
+			out.entry.Outcome += " (the confirmation message was not updated: " + uerr.Error() + ")"
+		}
+		return err
 	}
 }

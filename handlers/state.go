@@ -126,6 +126,14 @@ func (m *memory) putConfirmation(c *confirmation) {
 	m.confirms[c.ID] = c
 }
 
+func (m *memory) setConfirmationMessage(id, ts string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.confirms[id]; ok {
+		c.TS = ts
+	}
+}
+
 // confirmTTL is how long a confirmation can be used.
 const confirmTTL = 15 * time.Minute
 

@@ -1,0 +1,540 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/internal/fakeslack"
+	"github.com/releasebot/releasebot/sandbox"
+)
+
+const (
+	e2eProject = "e2eproject01"
+	e2eToken   = "SECRET-upstream-token-e2e"
+	channel    = "C0REL"
+	alice      = "U0ALICE" // operator
+	bob        = "U0BOB"   // approver
+	carol      = "U0CAROL" // approver, via the user group
+	mallory    = "U0MALLORY"
+)
+
+// upstream wraps the sandbox so that tests can count what reaches it, fail
+// the next action, or hold actions until released.
+type upstream struct {
+	sb *sandbox.Server
+
+	mu       sync.Mutex
+	requests []string // "METHOD path?query"
+	failNext int
+	hold     chan struct{}
+	held     chan struct{}
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.requests = append(u.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+	fail, hold, held := 0, u.hold, u.held
+	if r.Method == http.MethodPost {
+		fail, u.failNext = u.failNext, 0
+	}
+	u.mu.Unlock()
+	if r.Method == http.MethodPost && hold != nil {
+		held <- struct{}{}
+		<-hold
+	}
+	if fail != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(fail)
+		_, _ = w.Write([]byte(`{"error_code":"SVCSTG.00100500","error_msg":"Internal error <!here>"}`))
+		return
+	}
+	u.sb.ServeHTTP(w, r)
+}
+
+// actions lists the POST action requests that reached the upstream.
+func (u *upstream) actions() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []string
+	for _, r := range u.requests {
+		if strings.HasPrefix(r, "POST ") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (u *upstream) total() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.requests)
+}
+
+type harness struct {
+	slack *fakeslack.Server
+	up    *upstream
+	clock *sandbox.ManualClock
+	logs  *logLines
+}
+
+// startBot runs the real bot (run) against a fake Slack and the sandbox,
+// through the real HTTP client, and waits until its socket is connected.
+func startBot(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	clk := sandbox.NewManualClock(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
+	sb, err := sandbox.New(sandbox.Options{ProjectID: e2eProject, Token: e2eToken, Clock: clk})
+	require.NoError(t, err)
+	up := &upstream{sb: sb}
+	upSrv := httptest.NewServer(up)
+	fs := fakeslack.New(fakeslack.Options{Scopes: []string{"commands", "chat:write", "usergroups:read"}})
+	fs.SetUserGroup("S0APPROVERS", carol)
+
+	vars := map[string]string{
+		"SLACK_BOT_TOKEN":        fakeslack.DefaultBotToken,
+		"SLACK_APP_TOKEN":        fakeslack.DefaultAppToken,
+		"SLACK_API_URL":          fs.APIURL(),
+		"SERVICESTAGE_ENDPOINT":  upSrv.URL,
+		"HUAWEICLOUD_PROJECT_ID": e2eProject,
+		"HUAWEICLOUD_AUTH_TOKEN": e2eToken,
+		"RELEASEBOT_OPERATORS":   alice,
+		"RELEASEBOT_APPROVERS":   bob + ",S0APPROVERS",
+		"RELEASEBOT_ALIASES":     "pay:" + sandbox.DemoPaymentsAPIID,
+	}
+	for k, v := range env {
+		if v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	require.NoError(t, err)
+
+	logs := newLogLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, newLogger(logs, cfg)) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		fs.Close()
+		upSrv.Close()
+		for _, secret := range []string{e2eToken, fakeslack.DefaultBotToken, fakeslack.DefaultAppToken} {
+			assert.NotContains(t, logs.String(), secret, "a secret reached the logs")
+		}
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	require.NoError(t, fs.WaitConnected(wctx, 1))
+	return &harness{slack: fs, up: up, clock: clk, logs: logs}
+}
+
+// logged waits for a log line containing want: the log line is the last
+// thing a handler writes.
+func (h *harness) logged(t *testing.T, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), want) }, 10*time.Second, time.Millisecond,
+		"no log line with %s", want)
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (h *harness) command(t *testing.T, user, text string) *fakeslack.Envelope {
+	t.Helper()
+	return h.commandIn(t, user, channel, text)
+}
+
+func (h *harness) commandIn(t *testing.T, user, ch, text string) *fakeslack.Envelope {
+	t.Helper()
+	env, err := h.slack.SendSlashCommand(waitCtx(t), fakeslack.SlashCommand{UserID: user, ChannelID: ch, Text: text})
+	require.NoError(t, err)
+	_, err = env.Ack(waitCtx(t))
+	require.NoError(t, err, "every envelope is acknowledged")
+	return env
+}
+
+// content is a call's notification text and blocks, for matching.
+func content(c fakeslack.Call) string {
+	var blocks any
+	_ = json.Unmarshal([]byte(c.Params["blocks"]), &blocks)
+	b, _ := json.Marshal(blocks)
+	text := c.Params["text"] + " " + string(b)
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(text)
+}
+
+// reply waits for a private reply to user containing want.
+func (h *harness) reply(t *testing.T, user, want string) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), "chat.postEphemeral", func(c fakeslack.Call) bool {
+		return c.Params["user"] == user && strings.Contains(content(c), want)
+	})
+	require.NoError(t, err, "no private reply to %s containing %q; calls: %v", user, want, h.slack.Calls(""))
+	return c
+}
+
+// posted waits for a channel message containing want.
+func (h *harness) posted(t *testing.T, want string) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
+		return strings.Contains(content(c), want)
+	})
+	require.NoError(t, err, "no channel message containing %q; calls: %v", want, h.slack.Calls(""))
+	return c
+}
+
+// updated waits for an update of a message containing want.
+func (h *harness) updated(t *testing.T, want string) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
+		return strings.Contains(content(c), want)
+	})
+	require.NoError(t, err, "no update containing %q; calls: %v", want, h.slack.Calls(""))
+	return c
+}
+
+// buttonValue finds the value of the button actionID in a posted message.
+func buttonValue(t *testing.T, c fakeslack.Call, actionID string) string {
+	t.Helper()
+	var blocks []struct {
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.Params["blocks"]), &blocks))
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if e.ActionID == actionID {
+				return e.Value
+			}
+		}
+	}
+	t.Fatalf("no button %s in %s", actionID, c.Params["blocks"])
+	return ""
+}
+
+func (h *harness) click(t *testing.T, user string, msg fakeslack.Call, actionID string) *fakeslack.Envelope {
+	t.Helper()
+	env, err := h.slack.SendClick(waitCtx(t), fakeslack.Click{
+		UserID: user, ChannelID: channel, MessageTS: msg.Params["ts"], ActionID: actionID, Value: buttonValue(t, msg, actionID),
+	})
+	require.NoError(t, err)
+	_, err = env.Ack(waitCtx(t))
+	require.NoError(t, err)
+	return env
+}
+
+// ts of a posted message, from the fake's answer.
+func (h *harness) tsOf(t *testing.T, c fakeslack.Call) fakeslack.Call {
+	t.Helper()
+	for _, m := range h.slack.Messages(channel) {
+		if m.Text == c.Params["text"] {
+			c.Params["ts"] = m.TS
+			return c
+		}
+	}
+	t.Fatalf("message %q not found", c.Params["text"])
+	return c
+}
+
+func TestE2EHelpListStatus(t *testing.T) {
+	h := startBot(t, nil)
+
+	h.command(t, mallory, "help")
+	h.reply(t, mallory, "/release start <task>")
+
+	h.command(t, mallory, "list")
+	c := h.reply(t, mallory, "4 release tasks")
+	for _, name := range []string{"web-frontend", "payments-api", "legacy-batch", "data-pipeline"} {
+		assert.Contains(t, content(c), name)
+	}
+
+	h.command(t, mallory, "status web-frontend")
+	h.reply(t, mallory, "No executions yet")
+	assert.Empty(t, h.up.actions())
+	assert.Empty(t, h.slack.Calls("chat.postMessage"), "help, list and status answer privately")
+}
+
+func TestE2EStartContinueRetry(t *testing.T) {
+	h := startBot(t, nil)
+
+	h.command(t, alice, "start web-frontend build:build-image")
+	c := h.posted(t, "started *web-frontend*")
+	assert.Contains(t, content(c), "Releasing (4)")
+	assert.Contains(t, content(c), "<@"+alice+">")
+	assert.Contains(t, content(c), "`286541`")
+	require.Len(t, h.up.actions(), 1)
+	assert.Contains(t, h.up.actions()[0], "action_id=start")
+
+	h.command(t, alice, `start "data-pipeline"`)
+	h.posted(t, "started *data-pipeline*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "status data-pipeline")
+	h.reply(t, alice, "Paused (7)")
+	h.command(t, alice, "continue data-pipeline")
+	h.posted(t, "continued *data-pipeline*")
+
+	h.command(t, alice, "start legacy-batch")
+	h.posted(t, "started *legacy-batch*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "retry legacy-batch")
+	c = h.posted(t, "retried *legacy-batch*")
+	assert.Contains(t, content(c), "Restarting (14)")
+	assert.Len(t, h.up.actions(), 5)
+}
+
+func TestE2EStopAndRollbackNeedConfirmation(t *testing.T) {
+	h := startBot(t, map[string]string{"RELEASEBOT_OPERATORS": alice + "," + bob})
+
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+
+	h.command(t, alice, "stop pay")
+	conf := h.tsOf(t, h.posted(t, "asks to *stop* *payments-api*"))
+	assert.Len(t, h.up.actions(), 1, "nothing is sent before confirmation")
+
+	h.click(t, mallory, conf, "confirm")
+	h.reply(t, mallory, "not in RELEASEBOT_OPERATORS")
+	assert.Len(t, h.up.actions(), 1)
+
+	h.click(t, bob, conf, "confirm")
+	h.updated(t, "confirmed by <@"+bob+">")
+	h.posted(t, "stopped *payments-api*")
+	require.Len(t, h.up.actions(), 2)
+	assert.Contains(t, h.up.actions()[1], "action_id=stop")
+
+	h.click(t, alice, conf, "confirm")
+	h.reply(t, alice, "Already confirmed by <@"+bob+">")
+	assert.Len(t, h.up.actions(), 2, "a confirmation is used once")
+
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "rollback payments-api")
+	rb := h.tsOf(t, h.posted(t, "asks to *rollback* *payments-api*"))
+	h.click(t, alice, rb, "cancel")
+	h.updated(t, "cancelled by <@"+alice+">")
+	h.click(t, bob, rb, "confirm")
+	h.reply(t, bob, "Already cancelled")
+	assert.Len(t, h.up.actions(), 2, "Cancel sends nothing")
+
+	h.command(t, alice, "rollback payments-api")
+	var rb2 fakeslack.Call
+	require.Eventually(t, func() bool { return len(h.slack.Calls("chat.postMessage")) == 5 }, 10*time.Second, time.Millisecond)
+	rb2 = h.slack.Calls("chat.postMessage")[4]
+	rb2 = h.tsOf(t, rb2)
+	h.click(t, bob, rb2, "confirm")
+	h.posted(t, "rolled back *payments-api*")
+	require.Len(t, h.up.actions(), 3)
+	assert.Contains(t, h.up.actions()[2], "action_id=rollback")
+}
+
+const hostile = "<!channel> @here <https://x.example|y>"
+
+func TestE2EApproveAndRefuseCommands(t *testing.T) {
+	h := startBot(t, nil)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+
+	h.command(t, mallory, "approve payments-api approve-prod ok")
+	h.reply(t, mallory, "not in RELEASEBOT_APPROVERS")
+	assert.Len(t, h.up.actions(), 1)
+
+	h.command(t, bob, "approve payments-api approve-prod "+hostile)
+	c := h.updated(t, "Approved")
+	assert.Contains(t, content(c), "&lt;!channel&gt; @here &lt;https://x.example|y&gt;")
+	assert.Contains(t, content(c), "Releasing (4)")
+	require.Len(t, h.up.actions(), 2)
+	assert.Contains(t, h.up.actions()[1], "action_id=approval")
+	for _, call := range h.slack.Calls("") {
+		raw := call.Params["text"] + call.Params["blocks"]
+		assert.NotContains(t, raw, "<!channel>")
+		assert.NotContains(t, raw, "<https://x.example")
+		assert.NotContains(t, call.Params["text"], "@here")
+	}
+	view, ok := h.up.sb.LatestExecution(sandbox.DemoPaymentsAPIID)
+	require.True(t, ok)
+	require.NotEmpty(t, view.Approvals)
+	assert.Equal(t, hostile, view.Approvals[0].Message, "the comment reaches ServiceStage as typed")
+
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "`286542`")
+	h.clock.Advance(time.Minute)
+	h.command(t, carol, "refuse payments-api approve-prod smoke tests fail")
+	c = h.updated(t, "Refused")
+	assert.Contains(t, content(c), "smoke tests fail")
+	assert.Contains(t, content(c), "<@"+carol+">")
+	view, _ = h.up.sb.LatestExecution(sandbox.DemoPaymentsAPIID)
+	assert.Equal(t, "refuse", view.Approvals[len(view.Approvals)-1].Type)
+}
+
+func TestE2EAskApproveRefuseButtons(t *testing.T) {
+	h := startBot(t, nil)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+
+	h.command(t, alice, "ask payments-api approve-prod please check the canary")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	assert.Contains(t, content(prompt), "please check the canary")
+
+	h.click(t, alice, prompt, "approve")
+	h.reply(t, alice, "not in RELEASEBOT_APPROVERS")
+
+	h.click(t, bob, prompt, "refuse")
+	view, err := h.slack.WaitCall(waitCtx(t), "views.open", nil)
+	require.NoError(t, err)
+	assert.Contains(t, string(view.JSON), "refuse_reason")
+	assert.Len(t, h.up.actions(), 1, "opening the modal sends nothing")
+
+	var meta struct {
+		View struct {
+			PrivateMetadata string `json:"private_metadata"`
+		} `json:"view"`
+	}
+	require.NoError(t, json.Unmarshal(view.JSON, &meta))
+	sub, err := h.slack.SendSubmission(waitCtx(t), fakeslack.Submission{UserID: bob, CallbackID: "refuse_reason",
+		PrivateMetadata: meta.View.PrivateMetadata, Values: map[string]map[string]string{"reason": {"reason_input": "canary errors"}}})
+	require.NoError(t, err)
+	_, err = sub.Ack(waitCtx(t))
+	require.NoError(t, err)
+	c := h.updated(t, "Refused")
+	assert.Contains(t, content(c), "canary errors")
+	require.Len(t, h.up.actions(), 2)
+
+	h.click(t, carol, prompt, "approve")
+	h.reply(t, carol, "Already refused by <@"+bob+">")
+	h.click(t, carol, prompt, "refuse")
+	h.reply(t, carol, "Already refused by <@"+bob+">")
+	assert.Len(t, h.up.actions(), 2, "a decided prompt sends nothing")
+	_, err = h.slack.WaitCall(waitCtx(t), "views.open", nil)
+	require.NoError(t, err)
+	assert.Len(t, h.slack.Calls("views.open"), 1, "no modal for a decided prompt")
+}
+
+func TestE2EAudit(t *testing.T) {
+	h := startBot(t, nil)
+	h.command(t, alice, "start web-frontend")
+	h.posted(t, "started *web-frontend*")
+	h.logged(t, `"verb":"start"`)
+	h.command(t, alice, "audit")
+	c := h.reply(t, alice, "Last actions through releasebot")
+	assert.Contains(t, content(c), "web-frontend")
+	assert.Contains(t, content(c), "`286541`")
+
+	h.command(t, bob, "audit web-frontend")
+	h.reply(t, bob, "on web-frontend")
+
+	h.command(t, mallory, "audit")
+	h.reply(t, mallory, "Only people in RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS")
+}
+
+func TestE2ENothingUpstreamWhenRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		user  string
+		ch    string
+		text  string
+		reply string
+	}{
+		{"not an operator", nil, mallory, channel, "start web-frontend", "You may not operate release tasks: you are not in RELEASEBOT_OPERATORS"},
+		{"nobody configured", map[string]string{"RELEASEBOT_OPERATORS": ""}, alice, channel, "start web-frontend", "an admin must set RELEASEBOT_OPERATORS"},
+		{"approver is not operator", nil, bob, channel, "retry web-frontend", "RELEASEBOT_OPERATORS"},
+		{"malformed", nil, alice, channel, "start", "Usage: `/release start"},
+		{"unknown verb", nil, alice, channel, "deploy web-frontend", "Unknown command"},
+		{"unterminated quote", nil, alice, channel, `start "web`, "quote is not closed"},
+		{"unknown task", nil, alice, channel, "start web-frontnd", "Did you mean `web-frontend`"},
+		{"refuse without reason", nil, bob, channel, "refuse payments-api approve-prod", "a reason is required"},
+		{"other channel", map[string]string{"RELEASEBOT_CHANNELS": channel}, alice, "C0OTHER", "start web-frontend", "does not work in this channel. Use <#" + channel + ">"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startBot(t, tt.env)
+			before := h.up.total()
+			h.commandIn(t, tt.user, tt.ch, tt.text)
+			h.reply(t, tt.user, tt.reply)
+			assert.Empty(t, h.up.actions(), "nothing may be sent upstream")
+			if tt.ch != channel || strings.HasPrefix(tt.name, "malformed") {
+				assert.Equal(t, before, h.up.total(), "not even a read")
+			}
+			assert.Empty(t, h.slack.Calls("chat.postMessage"), "refusals are private")
+		})
+	}
+}
+
+func TestE2EUserGroupsAndAliases(t *testing.T) {
+	h := startBot(t, map[string]string{"RELEASEBOT_OPERATORS": "S0APPROVERS"})
+	h.command(t, carol, "start pay")
+	h.posted(t, "started *payments-api*")
+	_, err := h.slack.WaitCall(waitCtx(t), "usergroups.users.list", nil)
+	require.NoError(t, err)
+	h.command(t, carol, "start web-frontend")
+	h.posted(t, "started *web-frontend*")
+	assert.Len(t, h.slack.Calls("usergroups.users.list"), 1, "members are cached")
+}
+
+func TestE2EUpstreamErrorIsPrivate(t *testing.T) {
+	h := startBot(t, nil)
+	h.up.mu.Lock()
+	h.up.failNext = http.StatusInternalServerError
+	h.up.mu.Unlock()
+	h.command(t, alice, "start web-frontend")
+	c := h.reply(t, alice, "ServiceStage answered HTTP 500 `SVCSTG.00100500`")
+	assert.Contains(t, content(c), "&lt;!here&gt;", "upstream text is escaped")
+	assert.Len(t, h.up.actions(), 1, "the failed start is not retried")
+	assert.Empty(t, h.slack.Calls("chat.postMessage"))
+}
+
+func TestE2EAckBeforeUpstream(t *testing.T) {
+	h := startBot(t, nil)
+	h.up.mu.Lock()
+	h.up.hold, h.up.held = make(chan struct{}), make(chan struct{}, 1)
+	h.up.mu.Unlock()
+	env, err := h.slack.SendSlashCommand(waitCtx(t), fakeslack.SlashCommand{UserID: alice, ChannelID: channel, Text: "start web-frontend"})
+	require.NoError(t, err)
+	<-h.up.held // the start has reached the upstream, which now holds it
+	_, err = env.Ack(waitCtx(t))
+	require.NoError(t, err, "acknowledged while the upstream call is still in flight")
+	assert.Empty(t, h.slack.Calls("chat.postMessage"))
+	close(h.up.hold)
+	h.posted(t, "started *web-frontend*")
+}
+
+func TestE2EForgedButtons(t *testing.T) {
+	h := startBot(t, map[string]string{"RELEASEBOT_OPERATORS": alice + "," + bob})
+	tests := []struct {
+		name, action, value, reply string
+	}{
+		{"unknown prompt", "approve", "AAAAAAAAAAAAAAAAAAAAAAAAAA", "unknown to releasebot"},
+		{"unknown confirmation", "confirm", "BBBBBBBBBBBBBBBBBBBBBBBBBB", "unknown to releasebot"},
+		{"huge value", "approve", strings.Repeat("A", 1900), "not valid"},
+		{"malformed value", "confirm", "../../x?y", "not valid"},
+		{"unknown action", "delete_everything", "AAAAAAAAAAAAAAAAAAAAAAAAAA", "does not know this button"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := h.slack.SendClick(waitCtx(t), fakeslack.Click{UserID: bob, ChannelID: channel, MessageTS: "1.1",
+				ActionID: tt.action, BlockID: "approval", Value: tt.value, Message: json.RawMessage(`{"type":"message","ts":"1.1","text":"x"}`)})
+			require.NoError(t, err)
+			_, err = env.Ack(waitCtx(t))
+			require.NoError(t, err)
+			h.reply(t, bob, tt.reply)
+		})
+	}
+	assert.Empty(t, h.up.actions())
+}
