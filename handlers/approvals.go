@@ -18,14 +18,10 @@ type approvals struct {
 
 // ask posts an approval prompt with Approve and Refuse buttons.
 func (ap *approvals) ask(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-	if err := ap.authz.allow(ctx, ap.authz.operators, c.UserID); err != nil {
-		return err
-	}
-	task, err := ap.res.resolve(ctx, r.Task)
+	task, err := ap.target(ctx, ap.authz.operators, c.UserID, r.Task, out)
 	if err != nil {
 		return err
 	}
-	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 	if p, ok := ap.mem.openPrompt(task.ID, r.ApprovalTask); ok {
 		return conflictf("An approval prompt for %s of *%s* is already open in %s.", code(p.ApprovalTask), p.TaskName, channelRef(p.Channel))
 	}
@@ -59,14 +55,10 @@ func (ap *approvals) postPrompt(ctx context.Context, p *prompt) error {
 // prompt of that approval task, or on a new one posted for the occasion.
 func (ap *approvals) command(decision api.ApprovalType) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		if err := ap.authz.allow(ctx, ap.authz.approvers, c.UserID); err != nil {
-			return err
-		}
-		task, err := ap.res.resolve(ctx, r.Task)
+		task, err := ap.target(ctx, ap.authz.approvers, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
-		out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 		p, ok := ap.mem.openPrompt(task.ID, r.ApprovalTask)
 		if !ok {
 			np := ap.newPrompt(task, r.ApprovalTask, c.ChannelID)

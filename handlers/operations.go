@@ -22,10 +22,7 @@ type operations struct {
 // action, then the outcome in the channel.
 func (o *operations) operate(action api.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		if err := o.authz.allow(ctx, o.authz.operators, c.UserID); err != nil {
-			return err
-		}
-		task, err := o.res.resolve(ctx, r.Task)
+		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
@@ -35,6 +32,20 @@ func (o *operations) operate(action api.Action) commandFunc {
 		}
 		return o.run(ctx, c.ChannelID, c.UserID, action, task, opts, out)
 	}
+}
+
+// target checks that user may act in role, then resolves the release task
+// typed; nothing is resolved for someone who may not act.
+func (o *operations) target(ctx context.Context, role Role, user, typed string, out *outcome) (api.ReleaseTask, error) {
+	if err := o.authz.allow(ctx, role, user); err != nil {
+		return api.ReleaseTask{}, err
+	}
+	task, err := o.res.resolve(ctx, typed)
+	if err != nil {
+		return api.ReleaseTask{}, err
+	}
+	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+	return task, nil
 }
 
 // run sends action upstream and posts its outcome in channel.
@@ -57,14 +68,10 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 // an operator must click; nothing goes upstream yet.
 func (o *operations) askConfirmation(action api.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		if err := o.authz.allow(ctx, o.authz.operators, c.UserID); err != nil {
-			return err
-		}
-		task, err := o.res.resolve(ctx, r.Task)
+		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
-		out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 		conf := &confirmation{
 			ID: newID(), Action: action, PipelineID: task.ID, TaskName: task.Name,
 			RequestedBy: c.UserID, Channel: c.ChannelID, CreatedAt: o.now(),
