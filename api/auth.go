@@ -125,8 +125,16 @@ type IAMPassword struct {
 	mu       sync.Mutex
 	token    string
 	renewAt  time.Time
+	rejected string // the last token ServiceStage refused, still a secret
 	inflight *tokenCall
+	// A failed login is remembered for loginBackoff, so that a wrong
+	// password is not tried on every command (IAM locks users out).
+	failure   error
+	failureAt time.Time
 }
+
+// loginBackoff is how long a failed login is answered from memory.
+const loginBackoff = 30 * time.Second
 
 type tokenCall struct {
 	done  chan struct{}
@@ -185,7 +193,7 @@ func (a *IAMPassword) Renew(req *http.Request) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.token != "" && a.token == req.Header.Get(headerAuthToken) {
-		a.token = ""
+		a.rejected, a.token = a.token, ""
 	}
 	return true
 }
@@ -193,7 +201,7 @@ func (a *IAMPassword) Renew(req *http.Request) bool {
 func (a *IAMPassword) secrets() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return []string{a.password, a.token}
+	return []string{a.password, a.token, a.rejected}
 }
 
 // Token returns a cached token, or waits for a login that one caller starts
@@ -206,6 +214,11 @@ func (a *IAMPassword) Token(ctx context.Context) (string, error) {
 		tok := a.token
 		a.mu.Unlock()
 		return tok, nil
+	}
+	if a.failure != nil && now.Sub(a.failureAt) < loginBackoff {
+		err := a.failure
+		a.mu.Unlock()
+		return "", err
 	}
 	call := a.inflight
 	if call == nil {
@@ -233,8 +246,10 @@ func (a *IAMPassword) login(call *tokenCall) {
 	if err == nil {
 		a.token = tok
 		a.renewAt = renewTime(issued, expires)
+		a.failure = nil
 	} else {
 		err = &redactingError{err: err, secrets: []string{a.password}}
+		a.failure, a.failureAt = err, a.now()
 	}
 	a.inflight = nil
 	a.mu.Unlock()

@@ -431,6 +431,59 @@ func TestIAMLoginFailures(t *testing.T) {
 	}
 }
 
+func TestIAMFailedLoginIsNotRetriedAtOnce(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	iam := &iamFake{fail: func(w http.ResponseWriter) bool {
+		if fail.Load() {
+			writeJSON(w, 401, `{"error":{"code":401,"message":"The username or password is wrong."}}`)
+		}
+		return fail.Load()
+	}}
+	f, auth, clk := iamSetup(t, iam)
+	ctx := context.Background()
+	logins := func() int {
+		n := 0
+		for _, r := range f.requests() {
+			if strings.HasPrefix(r.Path, "/iam/") {
+				n++
+			}
+		}
+		return n
+	}
+	_, err := auth.Token(ctx)
+	require.Error(t, err)
+	_, err = auth.Token(ctx)
+	require.Error(t, err)
+	assert.Equal(t, 1, logins(), "a wrong password is not tried on every command")
+
+	fail.Store(false)
+	clk.advance(loginBackoff + time.Second)
+	tok, err := auth.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "IAMTOKEN-SECRET-1", tok)
+	assert.Equal(t, 2, logins())
+}
+
+func TestIAMRejectedTokenStaysSecret(t *testing.T) {
+	iam := &iamFake{}
+	f, auth, _ := iamSetup(t, iam)
+	var mu sync.Mutex
+	var seen []string
+	f.mux.HandleFunc("GET "+pipelinesPath, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Auth-Token"))
+		echo := strings.Join(seen, " and ")
+		mu.Unlock()
+		writeJSON(w, 401, `{"error_code":"APIGW.0307","error_msg":"tokens `+echo+` expired"}`)
+	})
+	c, _ := f.client(t, auth)
+	_, err := c.ListReleaseTasks(context.Background())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "IAMTOKEN-SECRET-1")
+	assert.NotContains(t, err.Error(), "IAMTOKEN-SECRET-2")
+}
+
 func TestIAMTokenWithoutExpiryIsKeptTenMinutes(t *testing.T) {
 	f, auth, clk := iamSetup(t, &iamFake{})
 	var logins atomic.Int32

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -148,6 +149,9 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 		res, err := c.attempt(ctx, cl)
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			// The caller gave up: that, not transport noise, is the cause.
+			if res.mayHaveArrived && !cl.idempotent {
+				return nil, fmt.Errorf("%s: %w: %w", cl.op, ErrOutcomeUnknown, ctxErr)
+			}
 			return nil, fmt.Errorf("%s: %w", cl.op, ctxErr)
 		}
 		if err == nil && res.status >= 200 && res.status <= 299 {
@@ -163,9 +167,12 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 			}
 		}
 		var failure error
-		if err != nil {
+		switch {
+		case err != nil && res.mayHaveArrived && !cl.idempotent:
+			failure = fmt.Errorf("%s: %w: %w", cl.op, ErrOutcomeUnknown, err)
+		case err != nil:
 			failure = fmt.Errorf("%s: %w", cl.op, err)
-		} else {
+		default:
 			e := decodeError(res.status, res.body)
 			e.Op = cl.op
 			if e.RequestID == "" {
@@ -190,11 +197,14 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 }
 
 type result struct {
-	req        *http.Request
-	status     int
-	body       []byte
-	retryAfter time.Duration
-	requestID  string
+	req *http.Request
+	// mayHaveArrived is set once the request may have been written, that
+	// is for any failure but a refused connection.
+	mayHaveArrived bool
+	status         int
+	body           []byte
+	retryAfter     time.Duration
+	requestID      string
 }
 
 // errAuthorize marks a failure to obtain credentials; retrying the request
@@ -220,7 +230,9 @@ func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return result{req: req}, err
+		var op *net.OpError
+		dialFailed := errors.As(err, &op) && op.Op == "dial"
+		return result{req: req, mayHaveArrived: !dialFailed}, err
 	}
 	defer resp.Body.Close()
 	limit := int64(maxResponseBody)
@@ -229,13 +241,13 @@ func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return result{req: req}, fmt.Errorf("read response: %w", err)
+		return result{req: req, mayHaveArrived: true}, fmt.Errorf("read response: %w", err)
 	}
 	if int64(len(data)) > limit {
 		if limit == maxErrorBody {
 			data = data[:limit]
 		} else {
-			return result{req: req}, fmt.Errorf("response larger than %d bytes", limit)
+			return result{req: req, mayHaveArrived: true}, fmt.Errorf("response larger than %d bytes", limit)
 		}
 	}
 	return result{

@@ -318,15 +318,16 @@ func hangUp(w http.ResponseWriter) {
 
 func TestOperateIsNeverRetried(t *testing.T) {
 	tests := []struct {
-		name    string
-		respond func(w http.ResponseWriter)
+		name        string
+		respond     func(w http.ResponseWriter)
+		wantUnknown bool // ServiceStage may have acted: the caller must not resend blindly
 	}{
-		{"500", func(w http.ResponseWriter) { writeJSON(w, 500, `{"error_code":"E","error_msg":"x"}`) }},
-		{"502", func(w http.ResponseWriter) { writeJSON(w, 502, ``) }},
-		{"503 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 503, ``) }},
-		{"429", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 429, ``) }},
-		{"connection dropped", hangUp},
-		{"garbage 200", func(w http.ResponseWriter) { writeJSON(w, 200, `{"id":`) }},
+		{"500", func(w http.ResponseWriter) { writeJSON(w, 500, `{"error_code":"E","error_msg":"x"}`) }, false},
+		{"502", func(w http.ResponseWriter) { writeJSON(w, 502, ``) }, false},
+		{"503 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 503, ``) }, false},
+		{"429", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 429, ``) }, false},
+		{"connection dropped", hangUp, true},
+		{"garbage 200", func(w http.ResponseWriter) { writeJSON(w, 200, `{"id":`) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,10 +336,20 @@ func TestOperateIsNeverRetried(t *testing.T) {
 			c, waits := f.client(t, nil)
 			_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
 			require.Error(t, err)
+			assert.Equal(t, tt.wantUnknown, errors.Is(err, ErrOutcomeUnknown), "%v", err)
 			assert.Len(t, f.requests(), 1, "a start must never be sent twice")
 			assert.Empty(t, *waits)
 		})
 	}
+}
+
+func TestRefusedConnectionIsAKnownOutcome(t *testing.T) {
+	f := setup(t)
+	c, _ := f.client(t, nil)
+	f.server.Close()
+	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, ErrOutcomeUnknown), "nothing was sent: %v", err)
 }
 
 func TestReadsRetryWithBackoff(t *testing.T) {
@@ -423,6 +434,7 @@ func TestEveryRequestHasATimeout(t *testing.T) {
 
 	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrOutcomeUnknown)
 	assert.Len(t, f.requests(), 1, "a timed-out start may have reached the server: not resent")
 
 	_, err = c.ListReleaseTasks(context.Background())

@@ -15,6 +15,12 @@ import (
 // field. Nothing reached the server.
 var ErrInvalidRequest = errors.New("invalid request")
 
+// ErrOutcomeUnknown is wrapped by an Operate error after which ServiceStage
+// may have carried out the action anyway: the connection broke or timed out
+// once the request was sent, or a 2xx answer could not be read. Such an
+// action must not be sent again blindly; check the release task's status.
+var ErrOutcomeUnknown = errors.New("ServiceStage may have received the request")
+
 // Error is a non-2xx answer from ServiceStage or IAM. Callers inspect it with
 // errors.As. Its text is safe to show: it never holds credentials.
 type Error struct {

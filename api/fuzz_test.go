@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,9 +84,16 @@ func FuzzDecodeReleaseTasks(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
 		for _, tk := range tasks {
-			_ = tk.Status.Label()
-			_ = tk.LastTriggerAt.Format(time.RFC3339)
+			if tk.Status.Label() == "" {
+				t.Fatal("empty status label")
+			}
+			if !tk.LastTriggerAt.IsZero() && tk.LastTriggerAt.Location() != time.UTC {
+				t.Fatal("time not in UTC")
+			}
 		}
 	})
 }
@@ -100,8 +108,11 @@ func FuzzDecodeReleaseTaskDetail(f *testing.F) {
 		if d.ID == "" && d.Name == "" {
 			t.Fatal("decoded a release task with neither id nor name")
 		}
-		for _, name := range d.ApprovalTasks() {
-			_ = name
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		if len(d.ApprovalTasks()) > len(d.Stages)*1000 {
+			t.Fatal("more approval tasks than tasks")
 		}
 	})
 }
@@ -113,10 +124,17 @@ func FuzzDecodeRecords(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
 		for _, r := range recs {
-			_ = r.Status.Finished()
+			if r.Status.Finished() && r.Status.AwaitingPerson() {
+				t.Fatalf("status %d both finished and waiting", r.Status)
+			}
 			for _, s := range r.Stages {
-				_ = s.Status.Label()
+				if s.Status.Label() == "" {
+					t.Fatal("empty stage status label")
+				}
 			}
 		}
 	})
@@ -147,9 +165,14 @@ func FuzzDecodeTokenExpiry(f *testing.F) {
 	data, err := os.ReadFile(filepath.Join("testdata", "docshapes", "iam_token_response.json"))
 	require.NoError(f, err)
 	f.Add(data)
+	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if decodeTokenExpiry(data, time.Unix(1_700_000_000, 0)).IsZero() {
+		got := decodeTokenExpiry(data, now)
+		if got.IsZero() {
 			t.Fatal("zero expiry")
+		}
+		if got != now.Add(10*time.Minute) && !json.Valid(data) {
+			t.Fatalf("an expiry %v read from invalid JSON %q", got, data)
 		}
 	})
 }

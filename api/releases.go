@@ -119,7 +119,8 @@ func (c *Client) Operate(ctx context.Context, pipelineID string, action Action, 
 	}
 	e, err := decodeExecution(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: decode response: %w", op, err)
+		// ServiceStage said yes; only its answer is unreadable.
+		return nil, fmt.Errorf("%s: %w: decode response: %w", op, ErrOutcomeUnknown, err)
 	}
 	return e, nil
 }
