@@ -28,6 +28,10 @@ const (
 	mallory    = "U0MALLORY"
 )
 
+// garbageOK as upstream.failNext answers 200 with a body cut short: the
+// action happened, but its answer is unreadable.
+const garbageOK = -1
+
 // upstream wraps the sandbox so that tests can count what reaches it, fail
 // the next action, or hold actions until released.
 type upstream struct {
@@ -51,6 +55,11 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && hold != nil {
 		held <- struct{}{}
 		<-hold
+	}
+	if fail == garbageOK {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":`))
+		return
 	}
 	if fail != 0 {
 		w.Header().Set("Content-Type", "application/json")
@@ -255,7 +264,7 @@ func TestE2EHelpListStatus(t *testing.T) {
 	h := startBot(t, nil)
 
 	h.command(t, mallory, "help")
-	h.reply(t, mallory, "/release start <task>")
+	h.reply(t, mallory, "/release start &lt;task&gt;")
 
 	h.command(t, mallory, "list")
 	c := h.reply(t, mallory, "4 release tasks")
@@ -360,7 +369,7 @@ func TestE2EApproveAndRefuseCommands(t *testing.T) {
 	require.Len(t, h.up.actions(), 2)
 	assert.Contains(t, h.up.actions()[1], "action_id=approval")
 	for _, call := range h.slack.Calls("") {
-		raw := call.Params["text"] + call.Params["blocks"]
+		raw := content(call) // blocks decoded: \u003c is compared as <
 		assert.NotContains(t, raw, "<!channel>")
 		assert.NotContains(t, raw, "<https://x.example")
 		assert.NotContains(t, call.Params["text"], "@here")
@@ -455,7 +464,7 @@ func TestE2ENothingUpstreamWhenRefused(t *testing.T) {
 		{"not an operator", nil, mallory, channel, "start web-frontend", "You may not operate release tasks: you are not in RELEASEBOT_OPERATORS"},
 		{"nobody configured", map[string]string{"RELEASEBOT_OPERATORS": ""}, alice, channel, "start web-frontend", "an admin must set RELEASEBOT_OPERATORS"},
 		{"approver is not operator", nil, bob, channel, "retry web-frontend", "RELEASEBOT_OPERATORS"},
-		{"malformed", nil, alice, channel, "start", "Usage: `/release start"},
+		{"malformed", nil, alice, channel, "start", "Usage: `/release start &lt;task&gt;"},
 		{"unknown verb", nil, alice, channel, "deploy web-frontend", "Unknown command"},
 		{"unterminated quote", nil, alice, channel, `start "web`, "quote is not closed"},
 		{"unknown task", nil, alice, channel, "start web-frontnd", "Did you mean `web-frontend`"},
@@ -537,4 +546,67 @@ func TestE2EForgedButtons(t *testing.T) {
 		})
 	}
 	assert.Empty(t, h.up.actions())
+}
+
+func TestE2EQuorumAndBurst(t *testing.T) {
+	h := startBot(t, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2", "RELEASEBOT_APPROVERS": "*"})
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+
+	h.click(t, alice, prompt, "approve")
+	h.reply(t, alice, "You started this release, so someone else must approve it")
+	h.click(t, bob, prompt, "approve")
+	h.updated(t, "Approvals: 1 of 2 (<@"+bob+">)")
+	h.click(t, bob, prompt, "approve")
+	assert.Len(t, h.up.actions(), 1, "one approver, counted once, is not a quorum")
+
+	// A burst of clicks: exactly one approval reaches ServiceStage.
+	var envs []*fakeslack.Envelope
+	for i := range 20 {
+		user := carol
+		if i%2 == 1 {
+			user = mallory
+		}
+		env, err := h.slack.SendClick(waitCtx(t), fakeslack.Click{UserID: user, ChannelID: channel, MessageTS: prompt.Params["ts"],
+			ActionID: "approve", Value: buttonValue(t, prompt, "approve")})
+		require.NoError(t, err)
+		envs = append(envs, env)
+	}
+	for _, env := range envs {
+		_, err := env.Ack(waitCtx(t))
+		require.NoError(t, err)
+	}
+	h.updated(t, "*Approved*")
+	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"kind":"click"`) >= 23 }, 10*time.Second, time.Millisecond)
+	approvals := 0
+	for _, a := range h.up.actions() {
+		if strings.Contains(a, "action_id=approval") {
+			approvals++
+		}
+	}
+	assert.Equal(t, 1, approvals)
+}
+
+func TestE2EUnknownOutcomeIsNotResent(t *testing.T) {
+	h := startBot(t, nil)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+
+	h.up.mu.Lock()
+	h.up.failNext = garbageOK
+	h.up.mu.Unlock()
+	h.click(t, bob, prompt, "approve")
+	h.reply(t, bob, "ServiceStage may have received this request")
+	h.updated(t, "may have reached ServiceStage")
+	require.Len(t, h.up.actions(), 2)
+
+	h.click(t, carol, prompt, "approve")
+	h.reply(t, carol, "may have reached ServiceStage; nothing more was sent")
+	assert.Len(t, h.up.actions(), 2, "an approval that may have landed is not sent again")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -102,7 +103,11 @@ func newUpstream(ctx context.Context, cfg config.Config, log zerolog.Logger) (*a
 	if err != nil {
 		return nil, nil, fmt.Errorf("ServiceStage client: %w", err)
 	}
-	log.Info().Str("endpoint", up.Endpoint).Str("auth", up.Auth.Mode.String()).Msg("ServiceStage configured")
+	endpoint := up.Endpoint
+	if u, err := url.Parse(endpoint); err == nil {
+		endpoint = u.Redacted()
+	}
+	log.Info().Str("endpoint", endpoint).Str("auth", up.Auth.Mode.String()).Msg("ServiceStage configured")
 	return c, func() {}, nil
 }
 

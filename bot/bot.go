@@ -187,7 +187,12 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 		return
 	}
 	arrived := time.Now()
-	if err := b.socket.Ack(*evt.Request); err != nil {
+	// Ack queues on slack-go's sender, which waits while it reconnects; the
+	// bound keeps the read loop from hanging on it.
+	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := b.socket.AckCtx(ackCtx, evt.Request.EnvelopeID, nil)
+	cancel()
+	if err != nil {
 		b.log.Warn().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("ack failed")
 	} else if b.onAck != nil {
 		b.onAck(time.Since(arrived))
@@ -200,7 +205,7 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 			EnvelopeID: id, Command: data.Command, Text: data.Text, UserID: data.UserID, ChannelID: data.ChannelID,
 			TeamID: data.TeamID, TriggerID: data.TriggerID, ResponseURL: data.ResponseURL,
 		}
-		pool.submit(ctx, func(ctx context.Context) { h.HandleCommand(ctx, c) })
+		b.submit(ctx, pool, id, func(ctx context.Context) { h.HandleCommand(ctx, c) })
 	case slack.InteractionCallback:
 		switch data.Type {
 		case slack.InteractionTypeBlockActions:
@@ -213,7 +218,7 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 				if a.ChannelID == "" {
 					a.ChannelID = data.Container.ChannelID
 				}
-				pool.submit(ctx, func(ctx context.Context) { h.HandleAction(ctx, a) })
+				b.submit(ctx, pool, id, func(ctx context.Context) { h.HandleAction(ctx, a) })
 			}
 		case slack.InteractionTypeViewSubmission:
 			s := Submission{
@@ -228,7 +233,7 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 					}
 				}
 			}
-			pool.submit(ctx, func(ctx context.Context) { h.HandleSubmission(ctx, s) })
+			b.submit(ctx, pool, id, func(ctx context.Context) { h.HandleSubmission(ctx, s) })
 		}
 	}
 }
@@ -262,10 +267,22 @@ func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
 	job(ctx)
 }
 
-func (p *pool) submit(ctx context.Context, job func(context.Context)) {
+// submit queues job, waiting while the queue is full; it reports false
+// when ctx ended first and the job was not queued.
+func (p *pool) submit(ctx context.Context, job func(context.Context)) bool {
 	select {
 	case p.jobs <- job:
+		return true
 	case <-ctx.Done():
+		return false
+	}
+}
+
+// submit queues the work of an acknowledged envelope; one that cannot be
+// queued because shutdown began is logged, not silently lost.
+func (b *Bot) submit(ctx context.Context, p *pool, envelope string, job func(context.Context)) {
+	if !p.submit(ctx, job) {
+		b.log.Warn().Str("envelope_id", envelope).Msg("shutting down with the queue full: acknowledged envelope dropped")
 	}
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/releasebot/releasebot/api"
@@ -22,12 +23,14 @@ func (ap *approvals) ask(ctx context.Context, c bot.Command, r Request, out *out
 	if err != nil {
 		return err
 	}
-	if p, ok := ap.mem.openPrompt(task.ID, r.ApprovalTask); ok {
+	np := ap.newPrompt(task, r.ApprovalTask, c.ChannelID)
+	np.AskedBy, np.Note = c.UserID, r.Text
+	p, created := ap.mem.openPrompt(np)
+	if !created {
 		return conflictf("An approval prompt for %s of *%s* is already open in %s.", code(p.ApprovalTask), p.TaskName, channelRef(p.Channel))
 	}
-	p := ap.newPrompt(task, r.ApprovalTask, c.ChannelID)
-	p.AskedBy, p.Note = c.UserID, r.Text
-	if err := ap.postPrompt(ctx, p); err != nil {
+	if err := ap.postPrompt(ctx, &p); err != nil {
+		ap.mem.dropPrompt(p.ID)
 		return err
 	}
 	out.entry.Outcome = "prompt posted"
@@ -41,33 +44,41 @@ func (ap *approvals) newPrompt(task api.ReleaseTask, approvalTask, channel strin
 	}
 }
 
+// postPrompt posts p in its channel and records where it is.
 func (ap *approvals) postPrompt(ctx context.Context, p *prompt) error {
-	ap.mem.putPrompt(p)
 	ts, err := ap.slack.Post(ctx, p.Channel, renderPrompt(p))
 	if err != nil {
 		return err
 	}
 	ap.mem.setPromptMessage(p.ID, p.Channel, ts)
+	p.TS = ts
 	return nil
 }
 
 // command handles /release approve and /release refuse: a vote on the open
-// prompt of that approval task, or on a new one posted for the occasion.
+// prompt of that approval task, or on a new one, posted only once the vote
+// is accepted so that a refused command leaves nothing in the channel.
 func (ap *approvals) command(decision api.ApprovalType) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := ap.target(ctx, ap.authz.approvers, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
-		p, ok := ap.mem.openPrompt(task.ID, r.ApprovalTask)
-		if !ok {
-			np := ap.newPrompt(task, r.ApprovalTask, c.ChannelID)
-			if err := ap.postPrompt(ctx, np); err != nil {
+		p, created := ap.mem.openPrompt(ap.newPrompt(task, r.ApprovalTask, c.ChannelID))
+		voted, claimed, err := ap.mem.vote(p.ID, c.UserID, decision, r.Text, ap.allowSelf)
+		if err != nil {
+			if created {
+				ap.mem.dropPrompt(p.ID)
+			}
+			return err
+		}
+		if created {
+			if err := ap.postPrompt(ctx, &voted); err != nil {
+				ap.mem.dropPrompt(p.ID)
 				return err
 			}
-			p = *np
 		}
-		return ap.decide(ctx, p.ID, c.UserID, decision, r.Text, out)
+		return ap.send(ctx, voted, claimed, decision, out)
 	}
 }
 
@@ -114,10 +125,9 @@ func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *ou
 	return ap.decide(ctx, p.ID, s.UserID, api.ApprovalRefuse, reason, out)
 }
 
-// decide records a vote and, when it decides the prompt, sends the decision
-// upstream exactly once and updates the prompt in place.
+// decide records a vote from a button or the modal, then sends.
 func (ap *approvals) decide(ctx context.Context, id, user string, decision api.ApprovalType, comment string, out *outcome) error {
-	p, claimed, err := ap.mem.vote(id, user, decision, ap.allowSelf)
+	p, claimed, err := ap.mem.vote(id, user, decision, comment, ap.allowSelf)
 	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
 	if out.entry.Channel == "" {
 		out.entry.Channel = p.Channel
@@ -125,22 +135,33 @@ func (ap *approvals) decide(ctx context.Context, id, user string, decision api.A
 	if err != nil {
 		return err
 	}
+	return ap.send(ctx, p, claimed, decision, out)
+}
+
+// send updates the prompt after a vote and, when the vote decided it and
+// this caller holds the claim, sends the decision upstream exactly once.
+func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision api.ApprovalType, out *outcome) error {
 	if !claimed {
 		out.entry.Outcome = "vote recorded"
 		return ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
 	}
-	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: comment}
+	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.message()}
 	out.entry.Sent = sentText(api.ActionApproval, opts)
 	e, err := ap.releases.Operate(ctx, p.PipelineID, api.ActionApproval, opts)
 	if err != nil {
 		text, _ := describe(err)
-		failed := ap.mem.failed(id, text)
+		var after prompt
+		if errors.Is(err, api.ErrOutcomeUnknown) {
+			after = ap.mem.uncertain(p.ID, text)
+		} else {
+			after = ap.mem.failed(p.ID, text)
+		}
 		// The upstream error is the one to report; a failed update of the
 		// prompt would only hide it.
-		_ = ap.slack.Update(ctx, failed.Channel, failed.TS, renderPrompt(&failed))
+		_ = ap.slack.Update(ctx, after.Channel, after.TS, renderPrompt(&after))
 		return err
 	}
-	done := ap.mem.decided(id, decision, user, comment, ap.now(), e)
+	done := ap.mem.decided(p.ID, decision, p.deciding, ap.now(), e)
 	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
 	return ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done))
 }

@@ -26,8 +26,10 @@ type userError struct {
 
 func (e *userError) Error() string { return e.msg }
 
+// newUserError formats a message; the format's own angle brackets (such as
+// <task> in a usage line) are escaped too, as Slack would read them as links.
 func newUserError(kind errKind, format string, args []any) error {
-	return &userError{kind: kind, msg: fmt.Sprintf(format, escapeArgs(args)...)}
+	return &userError{kind: kind, msg: fmt.Sprintf(escape(format), escapeArgs(args)...)}
 }
 
 func usagef(format string, args ...any) error    { return newUserError(kindUsage, format, args) }
@@ -57,6 +59,9 @@ func describe(err error) (text string, unexpected bool) {
 	switch {
 	case errors.As(err, &ue):
 		return ue.msg, false
+	case errors.Is(err, api.ErrOutcomeUnknown):
+		return "ServiceStage may have received this request, but its answer was lost (" + escape(err.Error()) +
+			"). Check `/release status` before you try again.", false
 	case errors.As(err, &ae):
 		return upstreamText(ae), false
 	case errors.Is(err, api.ErrInvalidRequest):

@@ -99,16 +99,20 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return err
 		}
 		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
-		closed := renderConfirmClosed(&conf, confirmed, a.UserID, now)
 		if !confirmed {
 			out.entry.Outcome = "cancelled"
-			return o.slack.Update(ctx, conf.Channel, conf.TS, closed)
+			return o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, false, a.UserID, now, ""))
 		}
 		// The action first: the confirmation is used, so it must not be lost
 		// to a failed update of the message that asked for it.
 		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
 		err = o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
-		if uerr := o.slack.Update(ctx, conf.Channel, conf.TS, closed); err == nil && uerr != nil {
+		var result safe
+		if err != nil {
+			text, _ := describe(err)
+			result = safe(":warning: " + text)
+		}
+		if uerr := o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, true, a.UserID, now, result)); err == nil && uerr != nil {
 			out.entry.Outcome += " (the confirmation message was not updated: " + uerr.Error() + ")"
 		}
 		return err

@@ -143,7 +143,8 @@ func renderHelp() bot.Message {
 		"`/release ask <task> <approval-task> [note...]`: posts Approve and Refuse buttons",
 		"`/release audit [<task>]`: the last 20 things done through releasebot",
 	}
-	return bot.Message{Text: "releasebot usage", Blocks: []slack.Block{section(safe(strings.Join(lines, "\n")))}}
+	// The placeholders' angle brackets are Slack syntax: escape them.
+	return bot.Message{Text: "releasebot usage", Blocks: []slack.Block{section(safe(escape(strings.Join(lines, "\n"))))}}
 }
 
 func renderList(tasks []api.ReleaseTask) bot.Message {
@@ -243,14 +244,19 @@ func renderConfirm(c *confirmation) bot.Message {
 	}
 }
 
-// renderConfirmClosed replaces a confirmation once it is used.
-func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Time) bot.Message {
+// renderConfirmClosed replaces a confirmation once it is used; result, if
+// any, says how the action went upstream.
+func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Time, result safe) bot.Message {
 	what := "cancelled"
 	if confirmed {
 		what = "confirmed"
 	}
 	text := safe(fmt.Sprintf("%s asked to *%s* *%s*: %s by %s at %s.", mention(c.RequestedBy), c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
-	return bot.Message{Text: fmt.Sprintf("%s %s %s: %s", mention(c.RequestedBy), c.Action, tame(c.TaskName), what), Blocks: []slack.Block{section(text)}}
+	blocks := []slack.Block{section(text)}
+	if result != "" {
+		blocks = append(blocks, contextLine(result))
+	}
+	return bot.Message{Text: fmt.Sprintf("%s %s %s: %s", mention(c.RequestedBy), c.Action, tame(c.TaskName), what), Blocks: blocks}
 }
 
 // renderPrompt is an approval prompt: the question, the tally, and the
@@ -265,6 +271,19 @@ func renderPrompt(p *prompt) bot.Message {
 		blocks = append(blocks, quote("Note", p.Note))
 	}
 	text := fmt.Sprintf("Approval needed for %s: %s", tame(p.TaskName), tame(p.ApprovalTask))
+	comments := func() {
+		for _, u := range p.voters() {
+			if c := p.Comments[u]; c != "" {
+				blocks = append(blocks, quote("From "+string(mention(u)), c))
+			}
+		}
+	}
+	if p.Uncertain != "" {
+		blocks = append(blocks, section(safe(fmt.Sprintf(":warning: The decision %s sent may have reached ServiceStage, but its answer was lost: %s "+
+			"Check `/release status` and, if the release still waits, decide in the ServiceStage console.", mention(p.Uncertain), p.LastError))))
+		comments()
+		return bot.Message{Text: text + ": outcome unknown", Blocks: blocks}
+	}
 	if p.Decision == "" {
 		var voters []string
 		for _, v := range p.Approvals {
@@ -275,6 +294,7 @@ func renderPrompt(p *prompt) bot.Message {
 			tally += " (" + strings.Join(voters, ", ") + ")"
 		}
 		blocks = append(blocks, contextLine(safe(tally)))
+		comments()
 		if p.LastError != "" {
 			blocks = append(blocks, contextLine(safe(":warning: The last attempt failed: "+p.LastError+" You can try again.")))
 		}
@@ -294,13 +314,7 @@ func renderPrompt(p *prompt) bot.Message {
 		line += fmt.Sprintf(" Execution %s: %s.", code(p.ExecutionID), statusText(p.Status))
 	}
 	blocks = append(blocks, section(safe(line)))
-	if p.Comment != "" {
-		label := "Comment"
-		if p.Decision == api.ApprovalRefuse {
-			label = "Reason"
-		}
-		blocks = append(blocks, quote(label, p.Comment))
-	}
+	comments()
 	return bot.Message{Text: text + ": " + strings.ToLower(verdict), Blocks: blocks}
 }
 

@@ -47,10 +47,15 @@ func TestRender(t *testing.T) {
 	approved := openPrompt()
 	approved.Approvals = []string{"U0BOB", "U0CAROL"}
 	approved.Decision, approved.DecidedBy, approved.DecidedAt = api.ApprovalAgree, "U0CAROL", t0.Add(time.Minute)
-	approved.Comment, approved.ExecutionID, approved.Status = hostile, "286541", api.StatusReleasing
+	approved.Comments = map[string]string{"U0BOB": hostile, "U0CAROL": "ship it"}
+	approved.ExecutionID, approved.Status = "286541", api.StatusReleasing
 	refused := openPrompt()
 	refused.Decision, refused.DecidedBy, refused.DecidedAt = api.ApprovalRefuse, "U0BOB", t0.Add(time.Minute)
-	refused.Comment, refused.ExecutionID, refused.Status = "smoke tests fail", "286541", api.StatusFailed
+	refused.Comments = map[string]string{"U0BOB": "smoke tests fail"}
+	refused.ExecutionID, refused.Status = "286541", api.StatusFailed
+	unsure := openPrompt()
+	unsure.Approvals, unsure.Uncertain = []string{"U0BOB"}, "U0BOB"
+	unsure.LastError = "ServiceStage may have received this request, but its answer was lost (timeout)."
 	voted := openPrompt()
 	voted.Approvals = []string{"U0BOB"}
 	voted.LastError = "ServiceStage answered HTTP 500 `SVCSTG.500`: boom."
@@ -65,12 +70,14 @@ func TestRender(t *testing.T) {
 		"outcome_start":      renderOutcome("U0ALICE", api.ActionStart, webTask, &api.Execution{ID: "286541", Status: api.StatusReleasing}),
 		"outcome_unknown":    renderOutcome("U0ALICE", api.ActionRetry, api.ReleaseTask{Name: hostile}, &api.Execution{ID: "1", Status: 99}),
 		"confirm":            renderConfirm(conf),
-		"confirm_confirmed":  renderConfirmClosed(conf, true, "U0BOB", t0),
-		"confirm_cancelled":  renderConfirmClosed(conf, false, "U0BOB", t0),
+		"confirm_confirmed":  renderConfirmClosed(conf, true, "U0BOB", t0, ""),
+		"confirm_failed":     renderConfirmClosed(conf, true, "U0BOB", t0, ":warning: ServiceStage answered HTTP 400 `SVCSTG.00100409`: not running."),
+		"confirm_cancelled":  renderConfirmClosed(conf, false, "U0BOB", t0, ""),
 		"prompt_open":        renderPrompt(openPrompt()),
 		"prompt_voted_error": renderPrompt(voted),
 		"prompt_approved":    renderPrompt(approved),
 		"prompt_refused":     renderPrompt(refused),
+		"prompt_uncertain":   renderPrompt(unsure),
 		"refuse_modal":       renderRefuseModal(openPrompt()),
 		"audit":              renderAudit([]AuditEntry{{At: t0, User: "U0ALICE", Verb: "start", TaskName: "web-frontend", Execution: "286541", Outcome: "Releasing (4)"}}, "web-frontend"),
 		"audit_empty":        renderAudit(nil, ""),

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"crypto/rand"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,15 +42,51 @@ type prompt struct {
 	Required     int
 
 	Approvals []string
-	deciding  string // who holds the claim while the decision is sent upstream
+	Comments  map[string]string // voter → comment, as typed
+	deciding  string            // who holds the claim while the decision is sent upstream
+	// Uncertain is set when the decision may have reached ServiceStage
+	// but its answer was lost: the claim is kept, so nothing is resent.
+	Uncertain string
 	LastError string
 
 	Decision    api.ApprovalType
 	DecidedBy   string
 	DecidedAt   time.Time
-	Comment     string
 	ExecutionID string
 	Status      api.Status
+}
+
+// message is what is sent upstream as the decision's comment: the one
+// comment, or each voter's, in the order they voted.
+func (p *prompt) message() string {
+	var parts []string
+	for _, u := range p.voters() {
+		if c := p.Comments[u]; c != "" {
+			parts = append(parts, c)
+		}
+	}
+	if len(parts) <= 1 {
+		return strings.Join(parts, "")
+	}
+	parts = parts[:0]
+	for _, u := range p.voters() {
+		if c := p.Comments[u]; c != "" {
+			parts = append(parts, u+": "+c)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// voters lists who voted, approvers first, then whoever refused.
+func (p *prompt) voters() []string {
+	vs := append([]string(nil), p.Approvals...)
+	if p.Decision == api.ApprovalRefuse && !contains(vs, p.DecidedBy) {
+		vs = append(vs, p.DecidedBy)
+	}
+	if p.deciding != "" && !contains(vs, p.deciding) {
+		vs = append(vs, p.deciding)
+	}
+	return vs
 }
 
 // AuditEntry records one command or click: who, when, where, what was sent
@@ -160,10 +198,12 @@ func (m *memory) takeConfirmation(id, user string, confirmed bool, now time.Time
 	return *c, nil
 }
 
-func (m *memory) putPrompt(p *prompt) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.prompts[p.ID] = p
+// snapshot copies p so that callers never share its map with the store.
+func snapshot(p *prompt) prompt {
+	c := *p
+	c.Approvals = append([]string(nil), p.Approvals...)
+	c.Comments = maps.Clone(p.Comments)
+	return c
 }
 
 func (m *memory) setPromptMessage(id, channel, ts string) {
@@ -174,16 +214,27 @@ func (m *memory) setPromptMessage(id, channel, ts string) {
 	}
 }
 
-// openPrompt finds an undecided prompt for the approval task of a release task.
-func (m *memory) openPrompt(pipelineID, approvalTask string) (prompt, bool) {
+// openPrompt returns the undecided prompt for the same question as np (its
+// release task and approval task), or stores np when there is none, in one
+// step so that two commands at once cannot open two prompts for one question.
+func (m *memory) openPrompt(np *prompt) (p prompt, created bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.prompts {
-		if p.PipelineID == pipelineID && p.ApprovalTask == approvalTask && p.Decision == "" {
-			return *p, true
+		if p.PipelineID == np.PipelineID && p.ApprovalTask == np.ApprovalTask && p.Decision == "" {
+			return snapshot(p), false
 		}
 	}
-	return prompt{}, false
+	np.Comments = map[string]string{}
+	m.prompts[np.ID] = np
+	return snapshot(np), true
+}
+
+// dropPrompt forgets a prompt that was never posted.
+func (m *memory) dropPrompt(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.prompts, id)
 }
 
 func (m *memory) getPrompt(id string) (prompt, bool) {
@@ -193,13 +244,15 @@ func (m *memory) getPrompt(id string) (prompt, bool) {
 	if !ok {
 		return prompt{}, false
 	}
-	return *p, true
+	return snapshot(p), true
 }
 
-// vote records user's decision on prompt id. It returns the prompt as it now
-// is and whether the caller holds the claim to send the decision upstream:
-// exactly one caller gets it, the others learn who decided.
-func (m *memory) vote(id, user string, decision api.ApprovalType, allowSelf bool) (prompt, bool, error) {
+// vote records user's decision and comment on prompt id. It returns the
+// prompt as it now is and whether the caller holds the claim to send the
+// decision upstream: exactly one caller gets it, the others learn who
+// decided. Separation of duties applies to approvals only: anyone allowed
+// to refuse may stop a release.
+func (m *memory) vote(id, user string, decision api.ApprovalType, comment string, allowSelf bool) (prompt, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.prompts[id]
@@ -207,49 +260,64 @@ func (m *memory) vote(id, user string, decision api.ApprovalType, allowSelf bool
 		return prompt{}, false, notFoundf("This approval prompt is unknown to releasebot; nothing was sent.")
 	}
 	if p.Decision != "" {
-		return *p, false, conflictf("Already %s by %s at %s; nothing more was sent.", decidedWord(p.Decision), mention(p.DecidedBy), stamp(p.DecidedAt))
+		return snapshot(p), false, conflictf("Already %s by %s at %s; nothing more was sent.", decidedWord(p.Decision), mention(p.DecidedBy), stamp(p.DecidedAt))
+	}
+	if p.Uncertain != "" {
+		return snapshot(p), false, conflictf("The decision %s sent may have reached ServiceStage; nothing more was sent. Check `/release status` and decide in the ServiceStage console if it is still waiting.", mention(p.Uncertain))
 	}
 	if p.deciding != "" {
-		return *p, false, conflictf("%s is deciding this right now; nothing more was sent.", mention(p.deciding))
+		return snapshot(p), false, conflictf("%s is deciding this right now; nothing more was sent.", mention(p.deciding))
 	}
-	if !allowSelf && (user == p.AskedBy || user == p.StartedBy) {
+	if decision == api.ApprovalAgree && !allowSelf && (user == p.AskedBy || user == p.StartedBy) {
 		role := "asked for this approval"
 		if user == p.StartedBy {
 			role = "started this release"
 		}
-		return *p, false, deniedf("You %s, so someone else must decide (RELEASEBOT_ALLOW_SELF_APPROVAL is off).", role)
+		return snapshot(p), false, deniedf("You %s, so someone else must approve it (RELEASEBOT_ALLOW_SELF_APPROVAL is off).", role)
+	}
+	if comment != "" {
+		p.Comments[user] = comment
 	}
 	if decision == api.ApprovalAgree {
 		if !contains(p.Approvals, user) {
 			p.Approvals = append(p.Approvals, user)
 		}
 		if len(p.Approvals) < p.Required {
-			return *p, false, nil
+			return snapshot(p), false, nil
 		}
 	}
 	p.deciding = user
-	return *p, true, nil
+	return snapshot(p), true, nil
 }
 
 // decided records the outcome of the claimed decision.
-func (m *memory) decided(id string, decision api.ApprovalType, by, comment string, at time.Time, e *api.Execution) prompt {
+func (m *memory) decided(id string, decision api.ApprovalType, by string, at time.Time, e *api.Execution) prompt {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.prompts[id]
 	p.deciding, p.LastError = "", ""
-	p.Decision, p.DecidedBy, p.DecidedAt, p.Comment = decision, by, at, comment
+	p.Decision, p.DecidedBy, p.DecidedAt = decision, by, at
 	p.ExecutionID, p.Status = e.ID, e.Status
-	return *p
+	return snapshot(p)
 }
 
-// failed releases the claim after the upstream call failed, so that the
-// decision can be tried again.
+// failed releases the claim after the upstream call failed for sure, so
+// that the decision can be tried again.
 func (m *memory) failed(id, reason string) prompt {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.prompts[id]
 	p.deciding, p.LastError = "", reason
-	return *p
+	return snapshot(p)
+}
+
+// uncertain keeps the claim after a call whose outcome is unknown.
+func (m *memory) uncertain(id, reason string) prompt {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.prompts[id]
+	p.Uncertain, p.LastError = p.deciding, reason
+	return snapshot(p)
 }
 
 func decidedWord(d api.ApprovalType) string {
