@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/releasebot/releasebot/api"
+)
+
+// Confirmation is a pending stop or rollback that an operator must confirm.
+type Confirmation struct {
+	ID          string
+	Action      api.Action
+	PipelineID  string
+	TaskName    string
+	RequestedBy string
+	Channel     string
+	TS          string
+	CreatedAt   time.Time
+
+	UsedBy    string // empty while unused
+	UsedAt    time.Time
+	Confirmed bool
+}
+
+// ConfirmationError says why a confirmation cannot be used.
+type ConfirmationError struct {
+	Expired      bool // too old; otherwise already used
+	Confirmation Confirmation
+}
+
+func (e *ConfirmationError) Error() string {
+	if e.Expired {
+		return "confirmation expired"
+	}
+	return "confirmation already used"
+}
+
+// PutConfirmation stores a new confirmation.
+func (s *Store) PutConfirmation(ctx context.Context, c *Confirmation) error {
+	if _, err := s.exec(ctx, `INSERT INTO confirmations (id, action, pipeline_id, task_name, requested_by, channel, ts, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, string(c.Action), c.PipelineID, c.TaskName, c.RequestedBy, c.Channel, c.TS, millis(c.CreatedAt)); err != nil {
+		return fmt.Errorf("store confirmation: %w", err)
+	}
+	return nil
+}
+
+// SetConfirmationMessage records where the confirmation was posted.
+func (s *Store) SetConfirmationMessage(ctx context.Context, id, ts string) error {
+	if _, err := s.exec(ctx, `UPDATE confirmations SET ts = ? WHERE id = ?`, ts, id); err != nil {
+		return fmt.Errorf("set confirmation message: %w", err)
+	}
+	return nil
+}
+
+// TakeConfirmation uses confirmation id once, across every replica. It
+// returns ErrNotFound, or a *ConfirmationError when it is used or older
+// than ttl.
+func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed bool, now time.Time, ttl time.Duration) (Confirmation, error) {
+	flag := 0
+	if confirmed {
+		flag = 1
+	}
+	n, err := s.exec(ctx, `UPDATE confirmations SET used_by = ?, used_at = ?, confirmed = ?
+		WHERE id = ? AND used_by = '' AND created_at >= ?`, user, millis(now), flag, id, millis(now.Add(-ttl)))
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("use confirmation: %w", err)
+	}
+	c, err := s.getConfirmation(ctx, id)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if n == 0 {
+		return c, &ConfirmationError{Expired: c.UsedBy == "", Confirmation: c}
+	}
+	return c, nil
+}
+
+func (s *Store) getConfirmation(ctx context.Context, id string) (Confirmation, error) {
+	var c Confirmation
+	var action string
+	var created, used int64
+	var confirmed int
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT id, action, pipeline_id, task_name, requested_by, channel, ts, created_at,
+		used_by, used_at, confirmed FROM confirmations WHERE id = ?`), id).Scan(&c.ID, &action, &c.PipelineID, &c.TaskName,
+		&c.RequestedBy, &c.Channel, &c.TS, &created, &c.UsedBy, &used, &confirmed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Confirmation{}, ErrNotFound
+	}
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("get confirmation: %w", err)
+	}
+	c.Action, c.CreatedAt, c.UsedAt, c.Confirmed = api.Action(action), fromMillis(created), fromMillis(used), confirmed == 1
+	return c, nil
+}
+
+// SetStartedBy remembers who last started a release task through releasebot.
+func (s *Store) SetStartedBy(ctx context.Context, pipelineID, user string, at time.Time) error {
+	if _, err := s.exec(ctx, `INSERT INTO starts (pipeline_id, user_id, at) VALUES (?, ?, ?)
+		ON CONFLICT (pipeline_id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at`, pipelineID, user, millis(at)); err != nil {
+		return fmt.Errorf("record start: %w", err)
+	}
+	return nil
+}
+
+// StartedBy returns who last started a release task through releasebot, or "".
+func (s *Store) StartedBy(ctx context.Context, pipelineID string) (string, error) {
+	var user string
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT user_id FROM starts WHERE pipeline_id = ?`), pipelineID).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("who started: %w", err)
+	}
+	return user, nil
+}
+
+// AuditEntry records one command or click: who, when, where, what was sent
+// upstream (never credentials), and how it ended.
+type AuditEntry struct {
+	At         time.Time
+	User       string
+	Channel    string
+	Verb       string
+	TaskName   string
+	PipelineID string
+	Sent       string // the upstream request; empty when nothing was sent
+	Execution  string
+	Outcome    string
+}
+
+// AddAudit appends e to the audit log.
+func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
+	// seq orders entries of the same millisecond; replicas may tie, which
+	// only makes their order within that millisecond arbitrary.
+	if _, err := s.exec(ctx, `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome)
+		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// LastAudit returns up to n entries, newest first, for pipelineID ("" = all).
+func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]AuditEntry, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	q := `SELECT at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome FROM audit`
+	args := []any{}
+	if pipelineID != "" {
+		q += ` WHERE pipeline_id = ?`
+		args = append(args, pipelineID)
+	}
+	q += ` ORDER BY at DESC, seq DESC LIMIT ?`
+	args = append(args, n)
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&at, &e.User, &e.Channel, &e.Verb, &e.TaskName, &e.PipelineID, &e.Sent, &e.Execution, &e.Outcome); err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		e.At = fromMillis(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

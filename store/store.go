@@ -1,0 +1,233 @@
+// Package store keeps releasebot's state in SQLite or PostgreSQL: approval prompts and votes, confirmations, followed executions and the audit log.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, pure Go
+)
+
+// Store is releasebot's database. It is safe for concurrent use, and
+// several processes may share one PostgreSQL database.
+type Store struct {
+	db       *sql.DB
+	postgres bool
+}
+
+// Open connects to the database and applies the migrations it lacks.
+// driver is "sqlite" (dsn is a file path) or "postgres" (dsn is a URL).
+// The caller must call Close.
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	var s *Store
+	switch driver {
+	case "sqlite":
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		// The path is part of a URI: '%', '?' and '#' in it must be escaped.
+		path := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(dsn)
+		db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// One connection: SQLite has one writer anyway, and this makes every
+		// conditional update below atomic without retry loops.
+		db.SetMaxOpenConns(1)
+		s = &Store{db: db}
+	case "postgres":
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		s = &Store{db: db, postgres: true}
+	default:
+		return nil, fmt.Errorf("unknown database driver %q", driver)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// migrations are applied in order, each once; never edit a published one.
+var migrations = []string{
+	`CREATE TABLE prompts (
+		id            TEXT PRIMARY KEY,
+		pipeline_id   TEXT NOT NULL,
+		task_name     TEXT NOT NULL,
+		approval_task TEXT NOT NULL,
+		channel       TEXT NOT NULL,
+		ts            TEXT NOT NULL DEFAULT '',
+		asked_by      TEXT NOT NULL DEFAULT '',
+		asked_at      BIGINT NOT NULL,
+		note          TEXT NOT NULL DEFAULT '',
+		started_by    TEXT NOT NULL DEFAULT '',
+		required      INTEGER NOT NULL,
+		deciding      TEXT NOT NULL DEFAULT '',
+		uncertain     TEXT NOT NULL DEFAULT '',
+		last_error    TEXT NOT NULL DEFAULT '',
+		decision      TEXT NOT NULL DEFAULT '',
+		decided_by    TEXT NOT NULL DEFAULT '',
+		decided_at    BIGINT NOT NULL DEFAULT 0,
+		execution_id  TEXT NOT NULL DEFAULT '',
+		status        INTEGER NOT NULL DEFAULT 0
+	)`,
+	// One open prompt per question, whichever replica asks.
+	`CREATE UNIQUE INDEX prompts_open ON prompts (pipeline_id, approval_task) WHERE decision = ''`,
+	`CREATE TABLE votes (
+		prompt_id TEXT NOT NULL REFERENCES prompts (id) ON DELETE CASCADE,
+		user_id   TEXT NOT NULL,
+		decision  TEXT NOT NULL,
+		comment   TEXT NOT NULL DEFAULT '',
+		at        BIGINT NOT NULL,
+		seq       BIGINT NOT NULL,
+		PRIMARY KEY (prompt_id, user_id)
+	)`,
+	`CREATE TABLE confirmations (
+		id           TEXT PRIMARY KEY,
+		action       TEXT NOT NULL,
+		pipeline_id  TEXT NOT NULL,
+		task_name    TEXT NOT NULL,
+		requested_by TEXT NOT NULL,
+		channel      TEXT NOT NULL,
+		ts           TEXT NOT NULL DEFAULT '',
+		created_at   BIGINT NOT NULL,
+		used_by      TEXT NOT NULL DEFAULT '',
+		used_at      BIGINT NOT NULL DEFAULT 0,
+		confirmed    INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE TABLE starts (
+		pipeline_id TEXT PRIMARY KEY,
+		user_id     TEXT NOT NULL,
+		at          BIGINT NOT NULL
+	)`,
+	`CREATE TABLE audit (
+		seq         BIGINT NOT NULL,
+		at          BIGINT NOT NULL,
+		user_id     TEXT NOT NULL,
+		channel     TEXT NOT NULL,
+		verb        TEXT NOT NULL,
+		task_name   TEXT NOT NULL,
+		pipeline_id TEXT NOT NULL,
+		sent        TEXT NOT NULL,
+		execution   TEXT NOT NULL,
+		outcome     TEXT NOT NULL
+	)`,
+	`CREATE INDEX audit_by_time ON audit (at, seq)`,
+	`CREATE INDEX audit_by_task ON audit (pipeline_id, at, seq)`,
+	// Followed executions: written when an execution starts being followed,
+	// read by the poller (owner and lease let one replica follow each).
+	`CREATE TABLE followed (
+		pipeline_id  TEXT NOT NULL,
+		execution_id TEXT NOT NULL,
+		task_name    TEXT NOT NULL,
+		channel      TEXT NOT NULL,
+		ts           TEXT NOT NULL,
+		started_by   TEXT NOT NULL,
+		status       INTEGER NOT NULL,
+		created_at   BIGINT NOT NULL,
+		updated_at   BIGINT NOT NULL,
+		finished_at  BIGINT NOT NULL DEFAULT 0,
+		owner        TEXT NOT NULL DEFAULT '',
+		lease_until  BIGINT NOT NULL DEFAULT 0,
+		PRIMARY KEY (pipeline_id, execution_id)
+	)`,
+}
+
+// migrate applies what is missing, in one transaction; on PostgreSQL an
+// advisory lock keeps replicas starting together from racing.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7252019)`); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("migrate: the database is at version %d, newer than this releasebot (%d)", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("migrate: version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version) VALUES (?)`), v); err != nil {
+			return fmt.Errorf("migrate: version %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
+func (s *Store) rebind(q string) string {
+	if !s.postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// ErrNotFound is returned for an unknown prompt or confirmation.
+var ErrNotFound = errors.New("not found")
