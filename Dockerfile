@@ -12,8 +12,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/releasebot . \
 # tzdata, and no shell or package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/releasebot /releasebot
-# /data is for the SQLite database (RELEASEBOT_DATABASE_URL; the store is not
-# built yet, see README). Distroless has no shell to mkdir/chown at run time,
+# /data holds the SQLite database (RELEASEBOT_DATABASE_URL below); point that
+# at PostgreSQL to run several replicas. Distroless has no shell to mkdir/chown at run time,
 # so the directory comes from the build stage already owned by the nonroot
 # user; a new named volume starts with that ownership. A bind mount must be
 # writable by 65532 on the host.

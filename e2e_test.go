@@ -16,6 +16,7 @@ import (
 	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/internal/fakeslack"
 	"github.com/releasebot/releasebot/sandbox"
+	"github.com/releasebot/releasebot/store/storetest"
 )
 
 const (
@@ -93,12 +94,14 @@ type harness struct {
 	slack *fakeslack.Server
 	up    *upstream
 	clock *sandbox.ManualClock
-	logs  *logLines
+	logs  *logLines // of the first instance
+	dbURL string
+	upURL string
 }
 
-// startBot runs the real bot (run) against a fake Slack and the sandbox,
-// through the real HTTP client, and waits until its socket is connected.
-func startBot(t *testing.T, env map[string]string) *harness {
+// newWorld serves a fake Slack and the sandbox (behind upstream) and makes
+// a fresh database of the driver's kind; no bot runs yet.
+func newWorld(t *testing.T, driver string) *harness {
 	t.Helper()
 	clk := sandbox.NewManualClock(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
 	sb, err := sandbox.New(sandbox.Options{ProjectID: e2eProject, Token: e2eToken, Clock: clk})
@@ -107,17 +110,34 @@ func startBot(t *testing.T, env map[string]string) *harness {
 	upSrv := httptest.NewServer(up)
 	fs := fakeslack.New(fakeslack.Options{Scopes: []string{"commands", "chat:write", "usergroups:read"}})
 	fs.SetUserGroup("S0APPROVERS", carol)
+	// Registered first, so it runs after every instance has stopped.
+	t.Cleanup(func() {
+		fs.Close()
+		upSrv.Close()
+	})
+	dsn := storetest.DSN(t, driver)
+	if driver == "sqlite" {
+		dsn = "sqlite:" + dsn
+	}
+	return &harness{slack: fs, up: up, clock: clk, dbURL: dsn, upURL: upSrv.URL}
+}
 
+// start runs one instance of the real bot (run) in the world, through the
+// real HTTP client, and waits until it is connected. The returned func
+// stops it and waits for run to return; cleanup calls it too.
+func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func()) {
+	t.Helper()
 	vars := map[string]string{
-		"SLACK_BOT_TOKEN":        fakeslack.DefaultBotToken,
-		"SLACK_APP_TOKEN":        fakeslack.DefaultAppToken,
-		"SLACK_API_URL":          fs.APIURL(),
-		"SERVICESTAGE_ENDPOINT":  upSrv.URL,
-		"HUAWEICLOUD_PROJECT_ID": e2eProject,
-		"HUAWEICLOUD_AUTH_TOKEN": e2eToken,
-		"RELEASEBOT_OPERATORS":   alice,
-		"RELEASEBOT_APPROVERS":   bob + ",S0APPROVERS",
-		"RELEASEBOT_ALIASES":     "pay:" + sandbox.DemoPaymentsAPIID,
+		"SLACK_BOT_TOKEN":         fakeslack.DefaultBotToken,
+		"SLACK_APP_TOKEN":         fakeslack.DefaultAppToken,
+		"SLACK_API_URL":           h.slack.APIURL(),
+		"SERVICESTAGE_ENDPOINT":   h.upURL,
+		"HUAWEICLOUD_PROJECT_ID":  e2eProject,
+		"HUAWEICLOUD_AUTH_TOKEN":  e2eToken,
+		"RELEASEBOT_OPERATORS":    alice,
+		"RELEASEBOT_APPROVERS":    bob + ",S0APPROVERS",
+		"RELEASEBOT_ALIASES":      "pay:" + sandbox.DemoPaymentsAPIID,
+		"RELEASEBOT_DATABASE_URL": h.dbURL,
 	}
 	for k, v := range env {
 		if v == "" {
@@ -130,22 +150,41 @@ func startBot(t *testing.T, env map[string]string) *harness {
 	require.NoError(t, err)
 
 	logs := newLogLines()
+	before := h.slack.Connections()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, newLogger(logs, cfg)) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		fs.Close()
-		upSrv.Close()
-		for _, secret := range []string{e2eToken, fakeslack.DefaultBotToken, fakeslack.DefaultAppToken} {
-			assert.NotContains(t, logs.String(), secret, "a secret reached the logs")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+			for _, secret := range []string{e2eToken, fakeslack.DefaultBotToken, fakeslack.DefaultAppToken} {
+				assert.NotContains(t, logs.String(), secret, "a secret reached the logs")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	require.NoError(t, fs.WaitConnected(wctx, 1))
-	return &harness{slack: fs, up: up, clock: clk, logs: logs}
+	require.NoError(t, h.slack.WaitConnected(wctx, before+1))
+	if h.logs == nil {
+		h.logs = logs
+	}
+	return logs, stop
+}
+
+// startBot runs one bot on SQLite in a new world.
+func startBot(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	return startBotOn(t, "sqlite", env)
+}
+
+func startBotOn(t *testing.T, driver string, env map[string]string) *harness {
+	t.Helper()
+	h := newWorld(t, driver)
+	h.start(t, env)
+	return h
 }
 
 // logged waits for a log line containing want: the log line is the last
@@ -307,7 +346,11 @@ func TestE2EStartContinueRetry(t *testing.T) {
 }
 
 func TestE2EStopAndRollbackNeedConfirmation(t *testing.T) {
-	h := startBot(t, map[string]string{"RELEASEBOT_OPERATORS": alice + "," + bob})
+	forEachDriver(t, testE2EStopAndRollbackNeedConfirmation)
+}
+
+func testE2EStopAndRollbackNeedConfirmation(t *testing.T, driver string) {
+	h := startBotOn(t, driver, map[string]string{"RELEASEBOT_OPERATORS": alice + "," + bob})
 
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
@@ -352,8 +395,10 @@ func TestE2EStopAndRollbackNeedConfirmation(t *testing.T) {
 
 const hostile = "<!channel> @here <https://x.example|y>"
 
-func TestE2EApproveAndRefuseCommands(t *testing.T) {
-	h := startBot(t, nil)
+func TestE2EApproveAndRefuseCommands(t *testing.T) { forEachDriver(t, testE2EApproveAndRefuseCommands) }
+
+func testE2EApproveAndRefuseCommands(t *testing.T, driver string) {
+	h := startBotOn(t, driver, nil)
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
 	h.clock.Advance(time.Minute)
@@ -391,8 +436,10 @@ func TestE2EApproveAndRefuseCommands(t *testing.T) {
 	assert.Equal(t, "refuse", view.Approvals[len(view.Approvals)-1].Type)
 }
 
-func TestE2EAskApproveRefuseButtons(t *testing.T) {
-	h := startBot(t, nil)
+func TestE2EAskApproveRefuseButtons(t *testing.T) { forEachDriver(t, testE2EAskApproveRefuseButtons) }
+
+func testE2EAskApproveRefuseButtons(t *testing.T, driver string) {
+	h := startBotOn(t, driver, nil)
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
 	h.clock.Advance(time.Minute)
@@ -435,8 +482,10 @@ func TestE2EAskApproveRefuseButtons(t *testing.T) {
 	assert.Len(t, h.slack.Calls("views.open"), 1, "no modal for a decided prompt")
 }
 
-func TestE2EAudit(t *testing.T) {
-	h := startBot(t, nil)
+func TestE2EAudit(t *testing.T) { forEachDriver(t, testE2EAudit) }
+
+func testE2EAudit(t *testing.T, driver string) {
+	h := startBotOn(t, driver, nil)
 	h.command(t, alice, "start web-frontend")
 	h.posted(t, "started *web-frontend*")
 	h.logged(t, `"verb":"start"`)
@@ -548,8 +597,10 @@ func TestE2EForgedButtons(t *testing.T) {
 	assert.Empty(t, h.up.actions())
 }
 
-func TestE2EQuorumAndBurst(t *testing.T) {
-	h := startBot(t, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2", "RELEASEBOT_APPROVERS": "*"})
+func TestE2EQuorumAndBurst(t *testing.T) { forEachDriver(t, testE2EQuorumAndBurst) }
+
+func testE2EQuorumAndBurst(t *testing.T, driver string) {
+	h := startBotOn(t, driver, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2", "RELEASEBOT_APPROVERS": "*"})
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
 	h.clock.Advance(time.Minute)
@@ -591,7 +642,11 @@ func TestE2EQuorumAndBurst(t *testing.T) {
 }
 
 func TestE2EUnknownOutcomeIsNotResent(t *testing.T) {
-	h := startBot(t, nil)
+	forEachDriver(t, testE2EUnknownOutcomeIsNotResent)
+}
+
+func testE2EUnknownOutcomeIsNotResent(t *testing.T, driver string) {
+	h := startBotOn(t, driver, nil)
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
 	h.clock.Advance(time.Minute)
@@ -609,4 +664,105 @@ func TestE2EUnknownOutcomeIsNotResent(t *testing.T) {
 	h.click(t, carol, prompt, "approve")
 	h.reply(t, carol, "may have reached ServiceStage; nothing more was sent")
 	assert.Len(t, h.up.actions(), 2, "an approval that may have landed is not sent again")
+}
+
+// forEachDriver runs test on every database the store supports here:
+// SQLite always, PostgreSQL when storetest.PostgresEnv is set (CI sets it).
+func forEachDriver(t *testing.T, test func(t *testing.T, driver string)) {
+	for _, d := range storetest.Drivers() {
+		t.Run(d, func(t *testing.T) { test(t, d) })
+	}
+}
+
+func TestE2EPromptSurvivesRestart(t *testing.T) { forEachDriver(t, testE2EPromptSurvivesRestart) }
+
+func testE2EPromptSurvivesRestart(t *testing.T, driver string) {
+	h := newWorld(t, driver)
+	_, stop := h.start(t, nil)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	h.command(t, alice, "stop payments-api")
+	conf := h.tsOf(t, h.posted(t, "asks to *stop*"))
+	h.logged(t, `"verb":"stop"`)
+	stop()
+
+	h.start(t, nil)
+	h.click(t, bob, prompt, "approve")
+	h.updated(t, "*Approved* by <@"+bob+">")
+	h.click(t, alice, conf, "cancel")
+	h.updated(t, "cancelled by <@"+alice+">")
+	approvals := 0
+	for _, a := range h.up.actions() {
+		if strings.Contains(a, "action_id=approval") {
+			approvals++
+		}
+	}
+	assert.Equal(t, 1, approvals)
+	h.command(t, alice, "audit payments-api")
+	c := h.reply(t, alice, "on payments-api")
+	assert.Contains(t, content(c), "`ask`", "the audit log survives the restart")
+}
+
+func TestE2ETwoInstancesDecideOnce(t *testing.T) {
+	if !contains(storetest.Drivers(), "postgres") {
+		t.Fatalf("%s must be set: several replicas share PostgreSQL", storetest.PostgresEnv)
+	}
+	h := newWorld(t, "postgres")
+	env := map[string]string{"RELEASEBOT_APPROVERS": "*"}
+	h.start(t, env)
+	h.start(t, env)
+	require.Equal(t, 2, h.slack.Connections())
+
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+
+	// The fake spreads envelopes over both connections, as Slack does.
+	var envs []*fakeslack.Envelope
+	users := []string{bob, carol, mallory, "U0DAVE", "U0ERIN"}
+	for i := range 30 {
+		env, err := h.slack.SendClick(waitCtx(t), fakeslack.Click{UserID: users[i%len(users)], ChannelID: channel,
+			MessageTS: prompt.Params["ts"], ActionID: "approve", Value: buttonValue(t, prompt, "approve")})
+		require.NoError(t, err)
+		envs = append(envs, env)
+	}
+	conns := map[int]bool{}
+	for _, env := range envs {
+		_, err := env.Ack(waitCtx(t))
+		require.NoError(t, err)
+		conns[env.Conn] = true
+	}
+	assert.Len(t, conns, 2, "clicks reached both instances")
+	h.updated(t, "*Approved*")
+	// Every click is answered: one decided, the others were told who did.
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, c := range h.slack.Calls("chat.postEphemeral") {
+			if strings.Contains(content(c), "Already approved by") || strings.Contains(content(c), "is deciding this right now") {
+				n++
+			}
+		}
+		return n == 29
+	}, 15*time.Second, 5*time.Millisecond)
+	approvals := 0
+	for _, a := range h.up.actions() {
+		if strings.Contains(a, "action_id=approval") {
+			approvals++
+		}
+	}
+	assert.Equal(t, 1, approvals, "exactly one approval reaches ServiceStage")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -102,10 +102,11 @@ func (l *logLines) await(t *testing.T, text string) {
 func sandboxConfig(t *testing.T, extra map[string]string) config.Config {
 	t.Helper()
 	env := map[string]string{
-		"SLACK_BOT_TOKEN":    "xoxb-SECRET-bot-token",
-		"SLACK_APP_TOKEN":    "xapp-SECRET-app-token",
-		"RELEASEBOT_SANDBOX": "true",
-		"LOG_LEVEL":          "debug",
+		"SLACK_BOT_TOKEN":         "xoxb-SECRET-bot-token",
+		"SLACK_APP_TOKEN":         "xapp-SECRET-app-token",
+		"RELEASEBOT_SANDBOX":      "true",
+		"LOG_LEVEL":               "debug",
+		"RELEASEBOT_DATABASE_URL": "sqlite:" + t.TempDir() + "/releasebot.db",
 	}
 	for k, v := range extra {
 		env[k] = v

@@ -17,6 +17,7 @@ import (
 	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/handlers"
 	"github.com/releasebot/releasebot/sandbox"
+	"github.com/releasebot/releasebot/store"
 )
 
 // run builds every dependency from cfg once and serves until ctx is done.
@@ -27,6 +28,13 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer closeUpstream()
+
+	db, err := store.Open(ctx, cfg.DatabaseDriver, cfg.DatabaseDSN.Reveal())
+	if err != nil {
+		// The error may quote the DSN's driver, never its value.
+		return fmt.Errorf("database: %w", err)
+	}
+	defer db.Close()
 
 	slackBot := bot.New(bot.Config{
 		BotToken:   cfg.SlackBotToken.Reveal(),
@@ -39,6 +47,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		Releases:          releases,
 		Slack:             slackBot,
 		Groups:            slackBot,
+		Store:             db,
 		Operators:         cfg.Operators,
 		Approvers:         cfg.Approvers,
 		Channels:          cfg.Channels,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/store"
 )
 
 // approvals posts approval prompts and turns votes into one upstream
@@ -23,25 +24,35 @@ func (ap *approvals) ask(ctx context.Context, c bot.Command, r Request, out *out
 	if err != nil {
 		return err
 	}
-	np := ap.newPrompt(task, r.ApprovalTask, c.ChannelID)
+	np, err := ap.newPrompt(ctx, task, r.ApprovalTask, c.ChannelID)
+	if err != nil {
+		return err
+	}
 	np.AskedBy, np.Note = c.UserID, r.Text
-	p, created := ap.mem.openPrompt(np)
+	p, created, err := ap.store.OpenPrompt(ctx, np)
+	if err != nil {
+		return err
+	}
 	if !created {
 		return conflictf("An approval prompt for %s of *%s* is already open in %s.", code(p.ApprovalTask), p.TaskName, channelRef(p.Channel))
 	}
 	if err := ap.postPrompt(ctx, &p); err != nil {
-		ap.mem.dropPrompt(p.ID)
+		_ = ap.store.DropPrompt(ctx, p.ID)
 		return err
 	}
 	out.entry.Outcome = "prompt posted"
 	return nil
 }
 
-func (ap *approvals) newPrompt(task api.ReleaseTask, approvalTask, channel string) *prompt {
+func (ap *approvals) newPrompt(ctx context.Context, task api.ReleaseTask, approvalTask, channel string) (*prompt, error) {
+	starter, err := ap.store.StartedBy(ctx, task.ID)
+	if err != nil {
+		return nil, err
+	}
 	return &prompt{
 		ID: newID(), PipelineID: task.ID, TaskName: task.Name, ApprovalTask: approvalTask,
-		Channel: channel, AskedAt: ap.now(), StartedBy: ap.mem.starter(task.ID), Required: ap.required,
-	}
+		Channel: channel, AskedAt: ap.now(), StartedBy: starter, Required: ap.required,
+	}, nil
 }
 
 // postPrompt posts p in its channel and records where it is.
@@ -50,9 +61,8 @@ func (ap *approvals) postPrompt(ctx context.Context, p *prompt) error {
 	if err != nil {
 		return err
 	}
-	ap.mem.setPromptMessage(p.ID, p.Channel, ts)
 	p.TS = ts
-	return nil
+	return ap.store.SetPromptMessage(ctx, p.ID, p.Channel, ts)
 }
 
 // command handles /release approve and /release refuse: a vote on the open
@@ -64,17 +74,24 @@ func (ap *approvals) command(decision api.ApprovalType) commandFunc {
 		if err != nil {
 			return err
 		}
-		p, created := ap.mem.openPrompt(ap.newPrompt(task, r.ApprovalTask, c.ChannelID))
-		voted, claimed, err := ap.mem.vote(p.ID, c.UserID, decision, r.Text, ap.allowSelf)
+		np, err := ap.newPrompt(ctx, task, r.ApprovalTask, c.ChannelID)
+		if err != nil {
+			return err
+		}
+		p, created, err := ap.store.OpenPrompt(ctx, np)
+		if err != nil {
+			return err
+		}
+		voted, claimed, err := ap.store.Vote(ctx, p.ID, c.UserID, decision, r.Text, ap.allowSelf, ap.now())
 		if err != nil {
 			if created {
-				ap.mem.dropPrompt(p.ID)
+				_ = ap.store.DropPrompt(ctx, p.ID)
 			}
-			return err
+			return promptError(err, c.UserID)
 		}
 		if created {
 			if err := ap.postPrompt(ctx, &voted); err != nil {
-				ap.mem.dropPrompt(p.ID)
+				_ = ap.store.DropPrompt(ctx, p.ID)
 				return err
 			}
 		}
@@ -96,13 +113,13 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
 		return err
 	}
-	p, ok := ap.mem.getPrompt(a.Value)
-	if !ok {
-		return notFoundf("This approval prompt is unknown to releasebot; nothing was sent.")
+	p, err := ap.store.GetPrompt(ctx, a.Value)
+	if err != nil {
+		return promptError(err, a.UserID)
 	}
 	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
 	if p.Decision != "" {
-		return conflictf("Already %s by %s at %s; nothing more was sent.", decidedWord(p.Decision), mention(p.DecidedBy), stamp(p.DecidedAt))
+		return promptError(&store.VoteError{Kind: store.VoteDecided, Prompt: p}, a.UserID)
 	}
 	out.entry.Outcome = "reason asked"
 	return ap.slack.OpenModal(ctx, a.TriggerID, renderRefuseModal(&p))
@@ -110,9 +127,9 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 
 // refuseSubmit handles the submitted reason of a refusal.
 func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *outcome) error {
-	p, ok := ap.mem.getPrompt(s.PrivateMetadata)
-	if !ok {
-		return notFoundf("This approval prompt is unknown to releasebot; nothing was sent.")
+	p, err := ap.store.GetPrompt(ctx, s.PrivateMetadata)
+	if err != nil {
+		return promptError(err, s.UserID)
 	}
 	out.entry.Channel = p.Channel
 	if err := ap.authz.allow(ctx, ap.authz.approvers, s.UserID); err != nil {
@@ -127,13 +144,13 @@ func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *ou
 
 // decide records a vote from a button or the modal, then sends.
 func (ap *approvals) decide(ctx context.Context, id, user string, decision api.ApprovalType, comment string, out *outcome) error {
-	p, claimed, err := ap.mem.vote(id, user, decision, comment, ap.allowSelf)
+	p, claimed, err := ap.store.Vote(ctx, id, user, decision, comment, ap.allowSelf, ap.now())
 	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
 	if out.entry.Channel == "" {
 		out.entry.Channel = p.Channel
 	}
 	if err != nil {
-		return err
+		return promptError(err, user)
 	}
 	return ap.send(ctx, p, claimed, decision, out)
 }
@@ -145,23 +162,26 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 		out.entry.Outcome = "vote recorded"
 		return ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
 	}
-	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.message()}
+	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.Message()}
 	out.entry.Sent = sentText(api.ActionApproval, opts)
 	e, err := ap.releases.Operate(ctx, p.PipelineID, api.ActionApproval, opts)
 	if err != nil {
 		text, _ := describe(err)
-		var after prompt
+		record := ap.store.Failed
 		if errors.Is(err, api.ErrOutcomeUnknown) {
-			after = ap.mem.uncertain(p.ID, text)
-		} else {
-			after = ap.mem.failed(p.ID, text)
+			record = ap.store.Uncertain
 		}
 		// The upstream error is the one to report; a failed update of the
 		// prompt would only hide it.
-		_ = ap.slack.Update(ctx, after.Channel, after.TS, renderPrompt(&after))
+		if after, serr := record(ctx, p.ID, text); serr == nil {
+			_ = ap.slack.Update(ctx, after.Channel, after.TS, renderPrompt(&after))
+		}
 		return err
 	}
-	done := ap.mem.decided(p.ID, decision, p.deciding, ap.now(), e)
+	done, err := ap.store.Decided(ctx, p.ID, decision, p.Deciding, ap.now(), e)
+	if err != nil {
+		return err
+	}
 	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
 	return ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done))
 }

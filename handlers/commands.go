@@ -36,6 +36,7 @@ type Deps struct {
 	Releases          Releases
 	Slack             Slack
 	Groups            GroupMembers
+	Store             Store
 	Operators         config.Principals
 	Approvers         config.Principals
 	Channels          []string
@@ -74,7 +75,7 @@ type Router struct {
 	log         zerolog.Logger
 	slack       Slack
 	authz       *authz
-	mem         *memory
+	store       Store
 	now         func() time.Time
 	verbs       map[string]commandFunc
 	actions     map[string]actionFunc
@@ -93,14 +94,14 @@ func New(d Deps) *Router {
 		log:         d.Log,
 		slack:       d.Slack,
 		authz:       newAuthz(d.Operators, d.Approvers, d.Channels, d.Groups),
-		mem:         newMemory(),
+		store:       d.Store,
 		now:         d.Now,
 		verbs:       map[string]commandFunc{},
 		actions:     map[string]actionFunc{},
 		submissions: map[string]submissionFunc{},
 	}
 	res := &resolver{releases: d.Releases, aliases: d.Aliases}
-	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, mem: rt.mem, now: d.Now}
+	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, store: d.Store, now: d.Now}
 	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval}
 
 	rt.verb(VerbHelp, handleHelp(d.Slack))
@@ -114,7 +115,7 @@ func New(d Deps) *Router {
 	rt.verb(VerbApprove, ap.command(api.ApprovalAgree))
 	rt.verb(VerbRefuse, ap.command(api.ApprovalRefuse))
 	rt.verb(VerbAsk, ap.ask)
-	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, rt.mem))
+	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, d.Store))
 
 	rt.action(actionConfirm, ops.confirm(true))
 	rt.action(actionCancel, ops.confirm(false))
@@ -226,7 +227,9 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user stri
 		e.Outcome = "ok"
 	}
 	if e.Verb != "" && e.Verb != VerbHelp {
-		rt.mem.addAudit(*e)
+		if aerr := rt.store.AddAudit(ctx, *e); aerr != nil {
+			rt.log.Error().Err(aerr).Str("envelope_id", envelope).Msg("audit entry lost")
+		}
 	}
 	ev := rt.log.Info()
 	if err != nil {
@@ -268,7 +271,7 @@ func handleStatus(releases Releases, s Slack, res *resolver) commandFunc {
 	}
 }
 
-func handleAudit(s Slack, az *authz, res *resolver, mem *memory) commandFunc {
+func handleAudit(s Slack, az *authz, res *resolver, st Store) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		if err := az.anyOf(ctx, c.UserID, az.operators, az.approvers); err != nil {
 			return err
@@ -282,7 +285,11 @@ func handleAudit(s Slack, az *authz, res *resolver, mem *memory) commandFunc {
 			pipelineID = task.ID
 			out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 		}
-		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderAudit(mem.lastAudit(20, pipelineID), r.Task))
+		entries, err := st.LastAudit(ctx, 20, pipelineID)
+		if err != nil {
+			return err
+		}
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderAudit(entries, r.Task))
 	}
 }
 

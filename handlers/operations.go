@@ -14,7 +14,7 @@ type operations struct {
 	slack    Slack
 	authz    *authz
 	res      *resolver
-	mem      *memory
+	store    Store
 	now      func() time.Time
 }
 
@@ -58,7 +58,9 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 	}
 	out.entry.Execution, out.entry.Outcome = e.ID, e.Status.Label()
 	if action == api.ActionStart {
-		o.mem.setStartedBy(task.ID, user)
+		if err := o.store.SetStartedBy(ctx, task.ID, user, o.now()); err != nil {
+			return err
+		}
 	}
 	_, err = o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
 	return err
@@ -76,12 +78,16 @@ func (o *operations) askConfirmation(action api.Action) commandFunc {
 			ID: newID(), Action: action, PipelineID: task.ID, TaskName: task.Name,
 			RequestedBy: c.UserID, Channel: c.ChannelID, CreatedAt: o.now(),
 		}
-		o.mem.putConfirmation(conf)
+		if err := o.store.PutConfirmation(ctx, conf); err != nil {
+			return err
+		}
 		ts, err := o.slack.Post(ctx, c.ChannelID, renderConfirm(conf))
 		if err != nil {
 			return err
 		}
-		o.mem.setConfirmationMessage(conf.ID, ts)
+		if err := o.store.SetConfirmationMessage(ctx, conf.ID, ts); err != nil {
+			return err
+		}
 		out.entry.Outcome = "awaiting confirmation"
 		return nil
 	}
@@ -94,9 +100,9 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return err
 		}
 		now := o.now()
-		conf, err := o.mem.takeConfirmation(a.Value, a.UserID, confirmed, now)
+		conf, err := o.store.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, confirmTTL)
 		if err != nil {
-			return err
+			return confirmationError(err)
 		}
 		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
 		if !confirmed {

@@ -272,7 +272,7 @@ func renderPrompt(p *prompt) bot.Message {
 	}
 	text := fmt.Sprintf("Approval needed for %s: %s", tame(p.TaskName), tame(p.ApprovalTask))
 	comments := func() {
-		for _, u := range p.voters() {
+		for _, u := range p.Voters() {
 			if c := p.Comments[u]; c != "" {
 				blocks = append(blocks, quote("From "+string(mention(u)), c))
 			}
