@@ -614,9 +614,9 @@ func testE2EQuorumAndBurst(t *testing.T, driver string) {
 	h.click(t, bob, prompt, "approve")
 	assert.Len(t, h.up.actions(), 1, "one approver, counted once, is not a quorum")
 
-	// A burst of clicks: exactly one approval reaches ServiceStage.
+	// A burst of 50 clicks at once: exactly one approval reaches ServiceStage.
 	var envs []*fakeslack.Envelope
-	for i := range 20 {
+	for i := range 50 {
 		user := carol
 		if i%2 == 1 {
 			user = mallory
@@ -631,7 +631,7 @@ func testE2EQuorumAndBurst(t *testing.T, driver string) {
 		require.NoError(t, err)
 	}
 	h.updated(t, "*Approved*")
-	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"kind":"click"`) >= 23 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"kind":"click"`) >= 53 }, 10*time.Second, time.Millisecond)
 	approvals := 0
 	for _, a := range h.up.actions() {
 		if strings.Contains(a, "action_id=approval") {
@@ -765,4 +765,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestE2EFailedDecisionCanBeRetried(t *testing.T) { forEachDriver(t, testE2EFailedDecisionCanBeRetried) }
+
+func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
+	h := startBotOn(t, driver, nil)
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+
+	h.up.mu.Lock()
+	h.up.failNext = http.StatusInternalServerError
+	h.up.mu.Unlock()
+	h.click(t, bob, prompt, "approve")
+	h.reply(t, bob, "ServiceStage answered HTTP 500")
+	h.updated(t, "The last attempt failed")
+	h.click(t, carol, prompt, "approve")
+	h.updated(t, "*Approved* by <@"+carol+">")
+	approvals := 0
+	for _, a := range h.up.actions() {
+		if strings.Contains(a, "action_id=approval") {
+			approvals++
+		}
+	}
+	assert.Equal(t, 2, approvals, "the failed approval and the one that worked")
 }

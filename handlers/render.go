@@ -348,6 +348,9 @@ func renderAudit(entries []AuditEntry, task string) bot.Message {
 	var lines []string
 	for _, e := range entries {
 		line := fmt.Sprintf("%s · %s · %s", stamp(e.At), mention(e.User), code(e.Verb))
+		if e.Channel != "" {
+			line += " in " + string(channelRef(e.Channel))
+		}
 		if e.TaskName != "" {
 			line += " " + escape(e.TaskName)
 		}

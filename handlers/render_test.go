@@ -79,7 +79,7 @@ func TestRender(t *testing.T) {
 		"prompt_refused":     renderPrompt(refused),
 		"prompt_uncertain":   renderPrompt(unsure),
 		"refuse_modal":       renderRefuseModal(openPrompt()),
-		"audit":              renderAudit([]AuditEntry{{At: t0, User: "U0ALICE", Verb: "start", TaskName: "web-frontend", Execution: "286541", Outcome: "Releasing (4)"}}, "web-frontend"),
+		"audit":              renderAudit([]AuditEntry{{At: t0, User: "U0ALICE", Channel: "C0REL", Verb: "start", TaskName: "web-frontend", Execution: "286541", Outcome: "Releasing (4)"}}, "web-frontend"),
 		"audit_empty":        renderAudit(nil, ""),
 		"error":              renderError(upstreamText(&api.Error{StatusCode: 500, Code: "SVCSTG.00100500", Message: hostile})),
 		"error_credentials":  renderError(upstreamText(&api.Error{StatusCode: 401, Code: "APIGW.0301"})),
