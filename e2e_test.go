@@ -138,6 +138,9 @@ func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func())
 		"RELEASEBOT_APPROVERS":    bob + ",S0APPROVERS",
 		"RELEASEBOT_ALIASES":      "pay:" + sandbox.DemoPaymentsAPIID,
 		"RELEASEBOT_DATABASE_URL": h.dbURL,
+		// Tests that follow executions set their own interval; the others
+		// should not see the poller's edits.
+		"RELEASEBOT_POLL_INTERVAL": "1h",
 	}
 	for k, v := range env {
 		if v == "" {
@@ -767,7 +770,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func TestE2EFailedDecisionCanBeRetried(t *testing.T) { forEachDriver(t, testE2EFailedDecisionCanBeRetried) }
+func TestE2EFailedDecisionCanBeRetried(t *testing.T) {
+	forEachDriver(t, testE2EFailedDecisionCanBeRetried)
+}
 
 func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 	h := startBotOn(t, driver, nil)
@@ -792,4 +797,146 @@ func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 		}
 	}
 	assert.Equal(t, 2, approvals, "the failed approval and the one that worked")
+}
+
+// threadReply waits for a message in the thread of ts containing want.
+func (h *harness) threadReply(t *testing.T, ts, want string) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
+		return c.Params["thread_ts"] == ts && strings.Contains(content(c), want)
+	})
+	require.NoError(t, err, "no reply in thread %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
+	return c
+}
+
+// editOf waits for an update of the message at ts containing want.
+func (h *harness) editOf(t *testing.T, ts, want string) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
+		return c.Params["ts"] == ts && strings.Contains(content(c), want)
+	})
+	require.NoError(t, err, "no edit of %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
+	return c
+}
+
+// polls waits until the poller has listed release tasks n more times.
+func (h *harness) polls(t *testing.T, n int) {
+	t.Helper()
+	count := func() int { return h.up.sb.Requests()["list"] }
+	target := count() + n
+	require.Eventually(t, func() bool { return count() >= target }, 20*time.Second, 5*time.Millisecond)
+}
+
+var following = map[string]string{"RELEASEBOT_POLL_INTERVAL": "1s", "RELEASEBOT_APPROVERS": "*"}
+
+func TestE2EFollowToTheEnd(t *testing.T) { forEachDriver(t, testE2EFollowToTheEnd) }
+
+func testE2EFollowToTheEnd(t *testing.T, driver string) {
+	h := startBotOn(t, driver, following)
+	h.command(t, alice, "start web-frontend")
+	msg := h.tsOf(t, h.posted(t, "started *web-frontend*"))
+	ts := msg.Params["ts"]
+
+	h.clock.Advance(5 * time.Second) // the build is done, the deploy runs: still Releasing (4)
+	h.polls(t, 2)
+	assert.Empty(t, h.slack.Calls("chat.update"), "no edit while the status stays the same")
+
+	h.clock.Advance(time.Minute)
+	edit := h.editOf(t, ts, "Released (2)")
+	assert.Contains(t, content(edit), "started by <@"+alice+">")
+	assert.Contains(t, content(edit), "Stages:")
+	h.threadReply(t, ts, "finished: Released (2) after")
+
+	var top int
+	for _, c := range h.slack.Calls("chat.postMessage") {
+		if c.Params["thread_ts"] == "" {
+			top++
+		}
+	}
+	assert.Equal(t, 1, top, "the channel gets edits, not new messages")
+	assert.Len(t, h.slack.Calls("chat.update"), 1, "one edit per status change, none once finished")
+}
+
+func TestE2EFollowApprovalWaitAndPause(t *testing.T) {
+	forEachDriver(t, testE2EFollowApprovalWaitAndPause)
+}
+
+func testE2EFollowApprovalWaitAndPause(t *testing.T, driver string) {
+	h := startBotOn(t, driver, following)
+	h.command(t, alice, "start payments-api")
+	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
+	h.clock.Advance(time.Minute)
+	h.editOf(t, ts, "Awaiting approval (5)")
+	prompt := h.threadReply(t, ts, "Approval needed for *payments-api*")
+	h.polls(t, 3)
+	prompts := 0
+	for _, c := range h.slack.Calls("chat.postMessage") {
+		if strings.Contains(content(c), "Approval needed") {
+			prompts++
+		}
+	}
+	assert.Equal(t, 1, prompts, "one prompt per approval wait, not one per poll")
+
+	prompt = h.tsOf(t, prompt)
+	h.click(t, bob, prompt, "approve")
+	h.updated(t, "*Approved* by <@"+bob+">")
+	h.clock.Advance(time.Minute)
+	h.threadReply(t, ts, "finished: Released (2)")
+
+	h.command(t, alice, "start data-pipeline")
+	dts := h.tsOf(t, h.posted(t, "started *data-pipeline*")).Params["ts"]
+	h.clock.Advance(time.Minute)
+	h.editOf(t, dts, "Paused (7)")
+	hint := h.tsOf(t, h.threadReply(t, dts, "is paused (7)"))
+	h.click(t, mallory, hint, "confirm")
+	h.reply(t, mallory, "not in RELEASEBOT_OPERATORS")
+	h.click(t, alice, hint, "confirm")
+	h.posted(t, "continued *data-pipeline*")
+	h.clock.Advance(time.Minute)
+	h.threadReply(t, dts, "finished: Released (2)")
+}
+
+func TestE2EPromptClosedWhenDecidedElsewhere(t *testing.T) {
+	forEachDriver(t, testE2EPromptClosedWhenDecidedElsewhere)
+}
+
+func testE2EPromptClosedWhenDecidedElsewhere(t *testing.T, driver string) {
+	h := startBotOn(t, driver, following)
+	h.command(t, alice, "start payments-api")
+	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
+	h.clock.Advance(time.Minute)
+	prompt := h.tsOf(t, h.threadReply(t, ts, "Approval needed"))
+
+	// Someone approves in the ServiceStage console.
+	req, err := http.NewRequest(http.MethodPost, h.upURL+"/v3/"+e2eProject+"/pipeline/pipelines/"+sandbox.DemoPaymentsAPIID+
+		"/action?action_id=approval", strings.NewReader(`{"task_name":"approve-prod","approval_type":"agree"}`))
+	require.NoError(t, err)
+	req.Header.Set("X-Auth-Token", e2eToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	http.DefaultClient.CloseIdleConnections()
+
+	h.updated(t, "*Closed* at")
+	before := len(h.up.actions())
+	h.click(t, bob, prompt, "approve")
+	h.reply(t, bob, "This approval is closed")
+	assert.Len(t, h.up.actions(), before, "a closed prompt sends nothing")
+}
+
+func TestE2EFollowingResumesAfterRestart(t *testing.T) {
+	forEachDriver(t, testE2EFollowingResumesAfterRestart)
+}
+
+func testE2EFollowingResumesAfterRestart(t *testing.T, driver string) {
+	h := newWorld(t, driver)
+	_, stop := h.start(t, following)
+	h.command(t, alice, "start web-frontend")
+	ts := h.tsOf(t, h.posted(t, "started *web-frontend*")).Params["ts"]
+	h.logged(t, `"verb":"start"`)
+	stop()
+	h.clock.Advance(time.Minute)
+	h.start(t, following)
+	h.threadReply(t, ts, "finished: Released (2)")
 }

@@ -54,10 +54,18 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		Aliases:           cfg.Aliases,
 		RequiredApprovals: cfg.RequiredApprovals,
 		AllowSelfApproval: cfg.AllowSelfApproval,
+		ApprovalTasks:     cfg.ApprovalTasks,
+		PollInterval:      cfg.PollInterval,
 	})
 
 	log.Info().Bool("sandbox", cfg.Sandbox).Msg("releasebot started")
+	following := make(chan struct{})
+	go func() {
+		defer close(following)
+		router.Follow(ctx)
+	}()
 	err = slackBot.Run(ctx, router)
+	<-following
 	log.Info().Msg("releasebot stopped")
 	return err
 }

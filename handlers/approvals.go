@@ -183,5 +183,19 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 		return err
 	}
 	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
-	return ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done))
+	if err := ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done)); err != nil {
+		return err
+	}
+	// Follow the execution on: through its own message when it is already
+	// followed, else through a new one.
+	followed, err := ap.store.IsFollowed(ctx, done.PipelineID, e.ID)
+	if err != nil || followed {
+		return err
+	}
+	task := api.ReleaseTask{ID: done.PipelineID, Name: done.TaskName}
+	ts, err := ap.slack.Post(ctx, done.Channel, renderOutcome(done.DecidedBy, api.ActionApproval, task, e))
+	if err != nil {
+		return err
+	}
+	return ap.follow(ctx, task, e, done.Channel, ts, done.DecidedBy)
 }

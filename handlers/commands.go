@@ -20,6 +20,7 @@ type Releases interface {
 	Operate(ctx context.Context, pipelineID string, action api.Action, opts *api.OperateOptions) (*api.Execution, error)
 	ListReleaseTasks(ctx context.Context) ([]api.ReleaseTask, error)
 	ListRecords(ctx context.Context, pipelineID string) ([]api.Record, error)
+	GetReleaseTask(ctx context.Context, pipelineID string) (*api.ReleaseTaskDetail, error)
 }
 
 // Slack is how the handlers reply.
@@ -43,7 +44,10 @@ type Deps struct {
 	Aliases           map[string]string
 	RequiredApprovals int
 	AllowSelfApproval bool
-	Now               func() time.Time // nil means time.Now
+	ApprovalTasks     map[string]string // release task name or ID → approval task, for automatic prompts
+	PollInterval      time.Duration     // how often followed executions are checked (default 10 s)
+	Replica           string            // names this process in leases (default random)
+	Now               func() time.Time  // nil means time.Now
 }
 
 // Action IDs, block IDs and the modal of the messages the handlers post.
@@ -77,6 +81,7 @@ type Router struct {
 	authz       *authz
 	store       Store
 	now         func() time.Time
+	follower    *follower
 	verbs       map[string]commandFunc
 	actions     map[string]actionFunc
 	submissions map[string]submissionFunc
@@ -103,6 +108,16 @@ func New(d Deps) *Router {
 	res := &resolver{releases: d.Releases, aliases: d.Aliases}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, store: d.Store, now: d.Now}
 	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval}
+	if d.PollInterval <= 0 {
+		d.PollInterval = 10 * time.Second
+	}
+	if d.Replica == "" {
+		d.Replica = newID()
+	}
+	rt.follower = &follower{
+		log: d.Log, releases: d.Releases, slack: d.Slack, store: d.Store, ap: ap,
+		approvalTasks: d.ApprovalTasks, interval: d.PollInterval, owner: d.Replica, now: d.Now,
+	}
 
 	rt.verb(VerbHelp, handleHelp(d.Slack))
 	rt.verb(VerbList, handleList(d.Releases, d.Slack))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/store"
 )
 
 // operations runs start, continue, retry, and confirmed stop and rollback.
@@ -62,8 +63,19 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 			return err
 		}
 	}
-	_, err = o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
-	return err
+	ts, err := o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
+	if err != nil {
+		return err
+	}
+	return o.follow(ctx, task, e, channel, ts, user)
+}
+
+// follow has the poller follow e, editing the message at ts.
+func (o *operations) follow(ctx context.Context, task api.ReleaseTask, e *api.Execution, channel, ts, user string) error {
+	return o.store.Follow(ctx, store.Followed{
+		PipelineID: task.ID, ExecutionID: e.ID, TaskName: task.Name, Channel: channel, TS: ts,
+		StartedBy: user, Status: e.Status, CreatedAt: o.now(),
+	})
 }
 
 // askConfirmation handles stop and rollback: it posts a confirmation that

@@ -11,6 +11,7 @@ import (
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/store"
 )
 
 // safe is text already fit for a mrkdwn field: escaped, or built by us.
@@ -96,6 +97,7 @@ var past = map[api.Action]string{
 	api.ActionContinue: "continued",
 	api.ActionRetry:    "retried",
 	api.ActionRollback: "rolled back",
+	api.ActionApproval: "decided the approval of",
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
@@ -252,6 +254,9 @@ func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Tim
 		what = "confirmed"
 	}
 	text := safe(fmt.Sprintf("%s asked to *%s* *%s*: %s by %s at %s.", mention(c.RequestedBy), c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
+	if c.RequestedBy == "" {
+		text = safe(fmt.Sprintf("*%s* of *%s*: %s by %s at %s.", c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
+	}
 	blocks := []slack.Block{section(text)}
 	if result != "" {
 		blocks = append(blocks, contextLine(result))
@@ -304,6 +309,12 @@ func renderPrompt(p *prompt) bot.Message {
 		refuse.Style = slack.StyleDanger
 		blocks = append(blocks, slack.NewActionBlock(blockApproval, approve, refuse))
 		return bot.Message{Text: text, Blocks: blocks}
+	}
+	if p.Decision == store.DecisionClosed {
+		blocks = append(blocks, section(safe(fmt.Sprintf("*Closed* at %s without a decision from Slack: %s (decided in the ServiceStage console, or the run was stopped).",
+			stamp(p.DecidedAt), escape(p.LastError)))))
+		comments()
+		return bot.Message{Text: text + ": closed", Blocks: blocks}
 	}
 	verdict := "Approved"
 	if p.Decision == api.ApprovalRefuse {
@@ -363,4 +374,78 @@ func renderAudit(entries []AuditEntry, task string) bot.Message {
 	blocks := []slack.Block{section(safe("*" + title + "*"))}
 	blocks = append(blocks, chunk(lines, 45)...)
 	return bot.Message{Text: title, Blocks: blocks}
+}
+
+// withThread posts m as a reply in the thread of ts.
+func withThread(m bot.Message, ts string) bot.Message {
+	m.ThreadTS = ts
+	return m
+}
+
+// elapsed is a duration for people: "2m5s", whole seconds.
+func elapsed(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return d.Round(time.Second).String()
+}
+
+// renderProgress is a followed execution's channel message, edited as its
+// status changes: status with emoji, elapsed time, who started it, stages.
+func renderProgress(f store.Followed, r *api.Record, now time.Time) bot.Message {
+	head := safe(fmt.Sprintf("%s *%s* · %s", statusEmojiOf(f.Status), escape(f.TaskName), f.Status.Label()))
+	took := "elapsed " + elapsed(now.Sub(f.CreatedAt))
+	if f.Status.Finished() {
+		took = "took " + elapsed(now.Sub(f.CreatedAt))
+	}
+	meta := fmt.Sprintf("Execution %s · started by %s · %s", code(f.ExecutionID), mention(f.StartedBy), took)
+	blocks := []slack.Block{section(head), contextLine(safe(meta))}
+	if r != nil && len(r.Stages) > 0 {
+		var parts []string
+		for _, st := range r.Stages {
+			e := statusEmojiOf(st.Status)
+			if st.Status == api.StatusInitialized || st.Status == 0 {
+				e = ":white_circle:" // not reached yet
+			}
+			parts = append(parts, e+" "+escape(st.Name))
+		}
+		blocks = append(blocks, contextLine(safe("Stages: "+strings.Join(parts, " → "))))
+	}
+	return bot.Message{Text: fmt.Sprintf("%s: %s", tame(f.TaskName), f.Status.Label()), Blocks: blocks}
+}
+
+func statusEmojiOf(s api.Status) string {
+	if e, ok := statusEmoji[s]; ok {
+		return e
+	}
+	return ":grey_question:"
+}
+
+// renderFinished is the thread reply when a followed execution ends.
+func renderFinished(f store.Followed, r *api.Record, now time.Time) bot.Message {
+	d := now.Sub(f.CreatedAt)
+	if r != nil && !r.StartTime.IsZero() && r.EndTime.After(r.StartTime) {
+		d = r.EndTime.Sub(r.StartTime)
+	}
+	text := safe(fmt.Sprintf("%s *%s* execution %s finished: %s after %s.", statusEmojiOf(f.Status), escape(f.TaskName),
+		code(f.ExecutionID), f.Status.Label(), elapsed(d)))
+	return bot.Message{Text: fmt.Sprintf("%s finished: %s", tame(f.TaskName), f.Status.Label()), Blocks: []slack.Block{section(text)}}
+}
+
+// renderFollowBound says that releasebot stopped following an execution.
+func renderFollowBound(f store.Followed) bot.Message {
+	text := safe(fmt.Sprintf(":hourglass: Stopped following execution %s of *%s* after %s; it was %s. `/release status` still shows it.",
+		code(f.ExecutionID), escape(f.TaskName), elapsed(followBound), f.Status.Label()))
+	return bot.Message{Text: fmt.Sprintf("Stopped following %s", tame(f.TaskName)), Blocks: []slack.Block{section(text)}}
+}
+
+// renderContinueHint offers operators a Continue button for a paused run.
+func renderContinueHint(c *confirmation) bot.Message {
+	text := safe(fmt.Sprintf(":double_vertical_bar: *%s* is paused (7) and waits for someone to continue it. Operators can:", escape(c.TaskName)))
+	button := slack.NewButtonBlockElement(actionConfirm, c.ID, plain("Continue"))
+	button.Style = slack.StylePrimary
+	return bot.Message{
+		Text:   fmt.Sprintf("%s is paused", tame(c.TaskName)),
+		Blocks: []slack.Block{section(text), slack.NewActionBlock(blockConfirm, button)},
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -59,6 +60,16 @@ func TestRender(t *testing.T) {
 	voted := openPrompt()
 	voted.Approvals = []string{"U0BOB"}
 	voted.LastError = "ServiceStage answered HTTP 500 `SVCSTG.500`: boom."
+	closed := openPrompt()
+	closed.Decision, closed.DecidedAt, closed.LastError, closed.Status = store.DecisionClosed, t0.Add(time.Minute), "the execution is now Released (2)", api.StatusReleased
+	fol := store.Followed{PipelineID: "p1", ExecutionID: "286541", TaskName: "payments-api", Channel: "C0REL", TS: "1.2",
+		StartedBy: "U0ALICE", Status: api.StatusReleasing, CreatedAt: t0}
+	rec := &api.Record{ID: "286541", Status: api.StatusReleasing, StartTime: t0, Stages: []api.StageRun{
+		{Name: "canary", Status: api.StatusReleased}, {Name: "gate", Status: api.StatusAwaitingApproval}, {Name: hostile, Status: api.StatusInitialized}}}
+	done := fol
+	done.Status = api.StatusReleased
+	doneRec := &api.Record{ID: "286541", Status: api.StatusReleased, StartTime: t0, EndTime: t0.Add(95 * time.Second)}
+	hint := &confirmation{ID: "CONFIRMID2345ABCDEF", Action: api.ActionContinue, PipelineID: "p1", TaskName: "data-pipeline", CreatedAt: t0}
 	conf := &confirmation{ID: "CONFIRMID2345ABCDEF", Action: api.ActionStop, PipelineID: "p1", TaskName: "payments-api", RequestedBy: "U0ALICE", CreatedAt: t0}
 
 	cases := map[string]any{
@@ -78,6 +89,13 @@ func TestRender(t *testing.T) {
 		"prompt_approved":    renderPrompt(approved),
 		"prompt_refused":     renderPrompt(refused),
 		"prompt_uncertain":   renderPrompt(unsure),
+		"prompt_closed":      renderPrompt(closed),
+		"progress":           renderProgress(fol, rec, t0.Add(130*time.Second)),
+		"progress_finished":  renderProgress(done, doneRec, t0.Add(100*time.Second)),
+		"finished":           renderFinished(done, doneRec, t0.Add(100*time.Second)),
+		"follow_bound":       renderFollowBound(fol),
+		"continue_hint":      renderContinueHint(hint),
+		"continue_confirmed": renderConfirmClosed(hint, true, "U0BOB", t0, ""),
 		"refuse_modal":       renderRefuseModal(openPrompt()),
 		"audit":              renderAudit([]AuditEntry{{At: t0, User: "U0ALICE", Channel: "C0REL", Verb: "start", TaskName: "web-frontend", Execution: "286541", Outcome: "Releasing (4)"}}, "web-frontend"),
 		"audit_empty":        renderAudit(nil, ""),

@@ -39,6 +39,15 @@ type Store interface {
 
 	AddAudit(ctx context.Context, e store.AuditEntry) error
 	LastAudit(ctx context.Context, n int, pipelineID string) ([]store.AuditEntry, error)
+
+	Follow(ctx context.Context, f store.Followed) error
+	IsFollowed(ctx context.Context, pipelineID, executionID string) (bool, error)
+	Active(ctx context.Context) ([]store.Followed, error)
+	UpdateFollowed(ctx context.Context, f store.Followed) error
+	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+	OpenPromptsFor(ctx context.Context, pipelineID string) ([]store.Prompt, error)
+	ClosePrompt(ctx context.Context, id, why string, at time.Time, status api.Status) (store.Prompt, bool, error)
 }
 
 func newID() string { return rand.Text() }
@@ -59,6 +68,9 @@ func promptError(err error, user string) error {
 	p := ve.Prompt
 	switch ve.Kind {
 	case store.VoteDecided:
+		if p.Decision == store.DecisionClosed {
+			return conflictf("This approval is closed: %s, without a decision from Slack. Nothing was sent.", p.LastError)
+		}
 		return conflictf("Already %s by %s at %s; nothing more was sent.", decidedWord(p.Decision), mention(p.DecidedBy), stamp(p.DecidedAt))
 	case store.VoteUncertain:
 		return conflictf("The decision %s sent may have reached ServiceStage; nothing more was sent. Check `/release status` and decide in the ServiceStage console if it is still waiting.", mention(p.Uncertain))

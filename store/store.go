@@ -150,6 +150,14 @@ var migrations = []string{
 		lease_until  BIGINT NOT NULL DEFAULT 0,
 		PRIMARY KEY (pipeline_id, execution_id)
 	)`,
+	`ALTER TABLE followed ADD COLUMN prompted INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE followed ADD COLUMN hinted INTEGER NOT NULL DEFAULT 0`,
+	// One replica at a time polls for followed executions.
+	`CREATE TABLE leases (
+		name  TEXT PRIMARY KEY,
+		owner TEXT NOT NULL,
+		until BIGINT NOT NULL
+	)`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an

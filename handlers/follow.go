@@ -1,0 +1,230 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/store"
+)
+
+// followBound is how long an execution is followed at most.
+const followBound = 24 * time.Hour
+
+// follower polls ServiceStage for the executions releasebot follows: one
+// list of release tasks per interval, whatever their number, and records
+// only for release tasks whose status moved.
+type follower struct {
+	log           zerolog.Logger
+	releases      Releases
+	slack         Slack
+	store         Store
+	ap            *approvals
+	approvalTasks map[string]string // release task name or ID → approval task
+	interval      time.Duration
+	owner         string
+	now           func() time.Time
+}
+
+// Follow polls every interval until ctx is done. Upstream errors back off
+// (up to about five minutes) and are logged, never posted.
+func (rt *Router) Follow(ctx context.Context) {
+	f := rt.follower
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	failures, skip := 0, 0
+	for {
+		select {
+		case <-ctx.Done():
+			relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = f.store.ReleaseLease(relCtx, "poller", f.owner)
+			cancel()
+			return
+		case <-t.C:
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if err := rt.Poll(ctx); err != nil && ctx.Err() == nil {
+			failures++
+			skip = min(1<<min(failures, 8), int(5*time.Minute/f.interval)+1) - 1
+			f.log.Warn().Err(err).Int("failures", failures).Int("skipped_polls", skip).Msg("polling followed executions failed")
+			continue
+		}
+		if failures > 0 {
+			f.log.Info().Int("failures", failures).Msg("polling followed executions works again")
+		}
+		failures = 0
+	}
+}
+
+// Poll checks every followed execution once, if this replica holds the
+// poller's lease.
+func (rt *Router) Poll(ctx context.Context) error {
+	f := rt.follower
+	now := f.now()
+	mine, err := f.store.AcquireLease(ctx, "poller", f.owner, now, now.Add(3*f.interval))
+	if err != nil || !mine {
+		return err
+	}
+	active, err := f.store.Active(ctx)
+	if err != nil || len(active) == 0 {
+		return err
+	}
+	tasks, err := f.releases.ListReleaseTasks(ctx)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]api.ReleaseTask, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	records := map[string][]api.Record{}
+	for _, fe := range active {
+		if err := f.check(ctx, fe, byID, records, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check brings one followed execution up to date.
+func (f *follower) check(ctx context.Context, fe store.Followed, tasks map[string]api.ReleaseTask, records map[string][]api.Record, now time.Time) error {
+	if now.Sub(fe.CreatedAt) > followBound {
+		fe.FinishedAt, fe.UpdatedAt = now, now
+		if _, err := f.slack.Post(ctx, fe.Channel, withThread(renderFollowBound(fe), fe.TS)); err != nil {
+			return err
+		}
+		return f.store.UpdateFollowed(ctx, fe)
+	}
+	task, ok := tasks[fe.PipelineID]
+	if !ok || task.Status == fe.Status {
+		return nil // nothing moved: no records read
+	}
+	recs, ok := records[fe.PipelineID]
+	if !ok {
+		var err error
+		if recs, err = f.releases.ListRecords(ctx, fe.PipelineID); err != nil {
+			return err
+		}
+		records[fe.PipelineID] = recs
+	}
+	var rec *api.Record
+	for i := range recs {
+		if recs[i].ID == fe.ExecutionID {
+			rec = &recs[i]
+			break
+		}
+	}
+	if rec == nil || rec.Status == fe.Status {
+		return nil
+	}
+	was := fe.Status
+	fe.Status, fe.UpdatedAt = rec.Status, now
+	if err := f.slack.Update(ctx, fe.Channel, fe.TS, renderProgress(fe, rec, now)); err != nil {
+		return err
+	}
+	if was == api.StatusAwaitingApproval {
+		f.closePrompts(ctx, fe, now)
+		fe.Prompted = false
+	}
+	if was == api.StatusPaused {
+		fe.Hinted = false
+	}
+	switch {
+	case fe.Status == api.StatusAwaitingApproval && !fe.Prompted:
+		fe.Prompted = true
+		if err := f.askApproval(ctx, fe); err != nil {
+			return err
+		}
+	case fe.Status == api.StatusPaused && !fe.Hinted:
+		fe.Hinted = true
+		if err := f.hintContinue(ctx, fe); err != nil {
+			return err
+		}
+	case fe.Status.Finished():
+		fe.FinishedAt = now
+		if _, err := f.slack.Post(ctx, fe.Channel, withThread(renderFinished(fe, rec, now), fe.TS)); err != nil {
+			return err
+		}
+	}
+	return f.store.UpdateFollowed(ctx, fe)
+}
+
+// askApproval posts an approval prompt in the execution's thread when the
+// approval task is known: from RELEASEBOT_APPROVAL_TASKS, or from the
+// release task's details.
+func (f *follower) askApproval(ctx context.Context, fe store.Followed) error {
+	name := f.approvalTasks[fe.TaskName]
+	if name == "" {
+		name = f.approvalTasks[fe.PipelineID]
+	}
+	if name == "" {
+		d, err := f.releases.GetReleaseTask(ctx, fe.PipelineID)
+		if err != nil {
+			return err
+		}
+		if names := d.ApprovalTasks(); len(names) > 0 {
+			name = names[0]
+		}
+	}
+	if name == "" {
+		f.log.Info().Str("release_task_id", fe.PipelineID).Msg("awaiting approval, but the approval task is unknown: set RELEASEBOT_APPROVAL_TASKS")
+		return nil
+	}
+	np, err := f.ap.newPrompt(ctx, api.ReleaseTask{ID: fe.PipelineID, Name: fe.TaskName}, name, fe.Channel)
+	if err != nil {
+		return err
+	}
+	np.StartedBy = fe.StartedBy
+	p, created, err := f.store.OpenPrompt(ctx, np)
+	if err != nil || !created {
+		return err // an open prompt already asks this question
+	}
+	ts, err := f.slack.Post(ctx, p.Channel, withThread(renderPrompt(&p), fe.TS))
+	if err != nil {
+		_ = f.store.DropPrompt(ctx, p.ID)
+		return err
+	}
+	return f.store.SetPromptMessage(ctx, p.ID, p.Channel, ts)
+}
+
+// hintContinue posts, in the thread, a Continue button for operators.
+func (f *follower) hintContinue(ctx context.Context, fe store.Followed) error {
+	conf := &confirmation{
+		ID: newID(), Action: api.ActionContinue, PipelineID: fe.PipelineID, TaskName: fe.TaskName,
+		Channel: fe.Channel, CreatedAt: f.now(),
+	}
+	if err := f.store.PutConfirmation(ctx, conf); err != nil {
+		return err
+	}
+	ts, err := f.slack.Post(ctx, fe.Channel, withThread(renderContinueHint(conf), fe.TS))
+	if err != nil {
+		return err
+	}
+	return f.store.SetConfirmationMessage(ctx, conf.ID, ts)
+}
+
+// closePrompts closes the prompts of an execution that stopped waiting for
+// approval without a decision made in Slack.
+func (f *follower) closePrompts(ctx context.Context, fe store.Followed, now time.Time) {
+	prompts, err := f.store.OpenPromptsFor(ctx, fe.PipelineID)
+	if err != nil {
+		f.log.Warn().Err(err).Msg("cannot read open prompts")
+		return
+	}
+	for _, p := range prompts {
+		why := fmt.Sprintf("the execution is now %s", fe.Status.Label())
+		closed, ok, err := f.store.ClosePrompt(ctx, p.ID, why, now, fe.Status)
+		if err != nil || !ok {
+			continue
+		}
+		if err := f.slack.Update(ctx, closed.Channel, closed.TS, renderPrompt(&closed)); err != nil {
+			f.log.Warn().Err(err).Str("prompt", p.ID).Msg("cannot update a closed prompt")
+		}
+	}
+}

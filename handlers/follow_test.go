@@ -1,0 +1,164 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/store"
+	"github.com/releasebot/releasebot/store/storetest"
+)
+
+// countingReleases serves a fixed list and records, counting requests.
+type countingReleases struct {
+	mu      sync.Mutex
+	tasks   []api.ReleaseTask
+	records map[string][]api.Record
+	listErr error
+	lists   int
+	reads   int
+}
+
+func (c *countingReleases) Operate(context.Context, string, api.Action, *api.OperateOptions) (*api.Execution, error) {
+	return nil, errors.New("not in this test")
+}
+
+func (c *countingReleases) ListReleaseTasks(context.Context) ([]api.ReleaseTask, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lists++
+	return append([]api.ReleaseTask(nil), c.tasks...), c.listErr
+}
+
+func (c *countingReleases) ListRecords(_ context.Context, id string) ([]api.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	return c.records[id], nil
+}
+
+func (c *countingReleases) GetReleaseTask(context.Context, string) (*api.ReleaseTaskDetail, error) {
+	return &api.ReleaseTaskDetail{}, nil
+}
+
+// countingSlack counts what the handlers send.
+type countingSlack struct {
+	mu             sync.Mutex
+	posts, updates int
+}
+
+func (s *countingSlack) Post(context.Context, string, bot.Message) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.posts++
+	return fmt.Sprintf("1700000000.%06d", s.posts), nil
+}
+
+func (s *countingSlack) PostEphemeral(context.Context, string, string, bot.Message) error { return nil }
+
+func (s *countingSlack) Update(context.Context, string, string, bot.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updates++
+	return nil
+}
+
+func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error { return nil }
+
+func TestFollowingCostsOneListPerPoll(t *testing.T) {
+	for _, n := range []int{1, 10, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, db.Close()) })
+			now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+			rel := &countingReleases{records: map[string][]api.Record{}}
+			for i := range n {
+				id := fmt.Sprintf("pipeline-%03d", i)
+				rel.tasks = append(rel.tasks, api.ReleaseTask{ID: id, Name: id, Status: api.StatusReleasing})
+				require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: id, ExecutionID: fmt.Sprint(i), TaskName: id,
+					Channel: "C1", TS: "1.1", StartedBy: "U1", Status: api.StatusReleasing, CreatedAt: now}))
+			}
+			sl := &countingSlack{}
+			rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second,
+				Now: func() time.Time { return now }})
+
+			require.NoError(t, rt.Poll(ctx))
+			assert.Equal(t, 1, rel.lists, "one list for %d followed executions", n)
+			assert.Equal(t, 0, rel.reads, "no records while nothing moved")
+			assert.Zero(t, sl.posts+sl.updates)
+
+			for i := range rel.tasks {
+				rel.tasks[i].Status = api.StatusReleased
+				rel.records[rel.tasks[i].ID] = []api.Record{{ID: fmt.Sprint(i), Status: api.StatusReleased}}
+			}
+			require.NoError(t, rt.Poll(ctx))
+			assert.Equal(t, 2, rel.lists, "still one list per poll")
+			assert.Equal(t, n, rel.reads, "records only for the release tasks that moved")
+			assert.Equal(t, n, sl.updates, "each message edited once")
+			assert.Equal(t, n, sl.posts, "each finish replied to once")
+
+			require.NoError(t, rt.Poll(ctx))
+			assert.Equal(t, 2, rel.lists, "nothing followed: no list at all")
+		})
+	}
+}
+
+func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: api.StatusReleasing, CreatedAt: now}))
+	rel := &countingReleases{listErr: &api.Error{StatusCode: 503}}
+	sl := &countingSlack{}
+	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
+	require.Error(t, rt.Poll(ctx))
+	assert.Zero(t, sl.posts+sl.updates)
+	active, err := db.Active(ctx)
+	require.NoError(t, err)
+	assert.Len(t, active, 1, "still followed")
+
+	// After the bound, following ends with a note in the thread.
+	rel.listErr = nil
+	now = now.Add(followBound + time.Minute)
+	require.NoError(t, rt.Poll(ctx))
+	assert.Equal(t, 1, sl.posts)
+	active, err = db.Active(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, active)
+}
+
+func TestOnlyTheLeaseHolderPolls(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: api.StatusReleasing, CreatedAt: now}))
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleasing}}}
+	clock := func() time.Time { return now }
+	a := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: &countingSlack{}, Store: db, PollInterval: time.Second, Replica: "a", Now: clock})
+	b := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: &countingSlack{}, Store: db, PollInterval: time.Second, Replica: "b", Now: clock})
+
+	require.NoError(t, a.Poll(ctx))
+	require.NoError(t, b.Poll(ctx))
+	assert.Equal(t, 1, rel.lists, "b does not poll while a holds the lease")
+	now = now.Add(10 * time.Second) // a died: its lease ran out
+	require.NoError(t, b.Poll(ctx))
+	assert.Equal(t, 2, rel.lists, "b takes over")
+}

@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/releasebot/releasebot/api"
+)
+
+// Followed is an execution releasebot follows to its end, and the channel
+// message that shows its progress.
+type Followed struct {
+	PipelineID  string
+	ExecutionID string
+	TaskName    string
+	Channel     string
+	TS          string // the progress message; replies go in its thread
+	StartedBy   string
+	Status      api.Status
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	FinishedAt  time.Time // zero while followed
+	Prompted    bool      // an approval prompt was posted for its wait at 5
+	Hinted      bool      // a continue hint was posted for its pause at 7
+}
+
+// Follow starts following an execution. One still followed keeps its
+// message; one followed to its end before (a retried execution keeps its
+// ID) is followed again, through the new message.
+func (s *Store) Follow(ctx context.Context, f Followed) error {
+	if _, err := s.exec(ctx, `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
+			started_by = excluded.started_by, status = excluded.status, created_at = excluded.created_at,
+			updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0
+		WHERE followed.finished_at <> 0`, f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS,
+		f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt)); err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	return nil
+}
+
+// IsFollowed reports whether an execution is followed (or was, to its end).
+func (s *Store) IsFollowed(ctx context.Context, pipelineID, executionID string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM followed WHERE pipeline_id = ? AND execution_id = ?`),
+		pipelineID, executionID).Scan(&n); err != nil {
+		return false, fmt.Errorf("is followed: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Active lists the executions still followed, oldest first.
+func (s *Store) Active(ctx context.Context) ([]Followed, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
+		created_at, updated_at, finished_at, prompted, hinted FROM followed WHERE finished_at = 0 ORDER BY created_at, pipeline_id, execution_id`)
+	if err != nil {
+		return nil, fmt.Errorf("followed executions: %w", err)
+	}
+	defer rows.Close()
+	var out []Followed
+	for rows.Next() {
+		var f Followed
+		var status, prompted, hinted int
+		var created, updated, finished int64
+		if err := rows.Scan(&f.PipelineID, &f.ExecutionID, &f.TaskName, &f.Channel, &f.TS, &f.StartedBy, &status,
+			&created, &updated, &finished, &prompted, &hinted); err != nil {
+			return nil, fmt.Errorf("followed executions: %w", err)
+		}
+		f.Status, f.CreatedAt, f.UpdatedAt, f.FinishedAt = api.Status(status), fromMillis(created), fromMillis(updated), fromMillis(finished)
+		f.Prompted, f.Hinted = prompted == 1, hinted == 1
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// UpdateFollowed records what the poller saw and did.
+func (s *Store) UpdateFollowed(ctx context.Context, f Followed) error {
+	if _, err := s.exec(ctx, `UPDATE followed SET status = ?, updated_at = ?, finished_at = ?, prompted = ?, hinted = ?
+		WHERE pipeline_id = ? AND execution_id = ?`, int(f.Status), millis(f.UpdatedAt), millis(f.FinishedAt), b2i(f.Prompted),
+		b2i(f.Hinted), f.PipelineID, f.ExecutionID); err != nil {
+		return fmt.Errorf("update followed: %w", err)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AcquireLease takes or renews the lease name for owner until until, if it
+// is free, expired or already owner's. It reports whether owner holds it:
+// with several replicas, one at a time does the leased work, and another
+// takes over once a dead holder's lease runs out.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error) {
+	if _, err := s.exec(ctx, `INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		name, owner, millis(until)); err != nil {
+		return false, fmt.Errorf("lease: %w", err)
+	}
+	n, err := s.exec(ctx, `UPDATE leases SET owner = ?, until = ? WHERE name = ? AND (owner = ? OR until < ?)`,
+		owner, millis(until), name, owner, millis(now))
+	if err != nil {
+		return false, fmt.Errorf("lease: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives the lease up, so that another replica need not wait
+// for it to run out.
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if _, err := s.exec(ctx, `UPDATE leases SET until = 0 WHERE name = ? AND owner = ?`, name, owner); err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	return nil
+}
+
+// OpenPromptsFor lists the undecided prompts of a release task.
+func (s *Store) OpenPromptsFor(ctx context.Context, pipelineID string) ([]Prompt, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id FROM prompts WHERE pipeline_id = ? AND decision = '' AND ts <> ''`), pipelineID)
+	if err != nil {
+		return nil, fmt.Errorf("open prompts: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("open prompts: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var out []Prompt
+	for _, id := range ids {
+		p, err := s.GetPrompt(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// DecisionClosed marks a prompt whose question went away without a
+// decision made in Slack (decided in the console, or the run was stopped).
+const DecisionClosed api.ApprovalType = "closed"
+
+// ClosePrompt closes an undecided prompt; why says what happened. It
+// reports false when the prompt was decided or claimed meanwhile.
+func (s *Store) ClosePrompt(ctx context.Context, id, why string, at time.Time, status api.Status) (Prompt, bool, error) {
+	n, err := s.exec(ctx, `UPDATE prompts SET decision = ?, decided_at = ?, last_error = ?, status = ?
+		WHERE id = ? AND decision = '' AND deciding = ''`, string(DecisionClosed), millis(at), why, int(status), id)
+	if err != nil {
+		return Prompt{}, false, fmt.Errorf("close prompt: %w", err)
+	}
+	p, err := s.GetPrompt(ctx, id)
+	return p, n == 1, err
+}
