@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +99,7 @@ type harness struct {
 	logs  *logLines // of the first instance
 	dbURL string
 	upURL string
+	addr  string // health server of the first instance
 }
 
 // newWorld serves a fake Slack and the sandbox (behind upstream) and makes
@@ -141,6 +144,7 @@ func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func())
 		// Tests that follow executions set their own interval; the others
 		// should not see the poller's edits.
 		"RELEASEBOT_POLL_INTERVAL": "1h",
+		"RELEASEBOT_HTTP_ADDR":     "127.0.0.1:0",
 	}
 	for k, v := range env {
 		if v == "" {
@@ -165,16 +169,52 @@ func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func())
 			for _, secret := range []string{e2eToken, fakeslack.DefaultBotToken, fakeslack.DefaultAppToken} {
 				assert.NotContains(t, logs.String(), secret, "a secret reached the logs")
 			}
+			for _, c := range h.slack.Calls("") {
+				raw, _ := json.Marshal(c.Params) // the token field is kept apart, in Call.Token
+				assert.NotContains(t, string(raw)+string(c.JSON), e2eToken, "a secret reached Slack")
+			}
 		})
 	}
 	t.Cleanup(stop)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	require.NoError(t, h.slack.WaitConnected(wctx, before+1))
+	addr := httpAddr(t, logs)
+	require.Eventually(t, func() bool { return getStatus(t, "http://"+addr+"/readyz") == http.StatusOK }, 10*time.Second, 5*time.Millisecond,
+		"/readyz never said ready")
 	if h.logs == nil {
-		h.logs = logs
+		h.logs, h.addr = logs, addr
 	}
 	return logs, stop
+}
+
+var httpAddrLine = regexp.MustCompile(`"http_addr":"([^"]+)"`)
+
+// httpAddr waits for the log line that says where /healthz is served.
+func httpAddr(t *testing.T, logs *logLines) string {
+	t.Helper()
+	var addr string
+	require.Eventually(t, func() bool {
+		m := httpAddrLine.FindStringSubmatch(logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 2*time.Millisecond)
+	return addr
+}
+
+// getStatus GETs url and returns its status code, or 0 when it fails.
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // startBot runs one bot on SQLite in a new world.
@@ -939,4 +979,147 @@ func testE2EFollowingResumesAfterRestart(t *testing.T, driver string) {
 	h.clock.Advance(time.Minute)
 	h.start(t, following)
 	h.threadReply(t, ts, "finished: Released (2)")
+}
+
+// metricsText fetches /metrics of the first instance.
+func (h *harness) metricsText(t *testing.T) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://" + h.addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, err = io.Copy(&b, resp.Body)
+	require.NoError(t, err)
+	return b.String()
+}
+
+func TestE2EHealthReadinessMetrics(t *testing.T) {
+	h := startBot(t, following)
+	assert.Equal(t, http.StatusOK, getStatus(t, "http://"+h.addr+"/healthz"))
+	assert.Equal(t, http.StatusOK, getStatus(t, "http://"+h.addr+"/readyz"))
+
+	h.command(t, alice, "start payments-api")
+	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
+	h.command(t, mallory, "start web-frontend")
+	h.reply(t, mallory, "not in RELEASEBOT_OPERATORS")
+	h.command(t, alice, "<!here>")
+	h.reply(t, alice, "Unknown command")
+	h.clock.Advance(time.Minute)
+	prompt := h.tsOf(t, h.threadReply(t, ts, "Approval needed"))
+	h.click(t, bob, prompt, "approve")
+	h.updated(t, "*Approved*")
+	h.logged(t, `"verb":"click:approve"`)
+
+	m := h.metricsText(t)
+	for _, want := range []string{
+		`releasebot_commands_total{outcome="ok",verb="start"} 1`,
+		`releasebot_commands_total{outcome="denied",verb="start"} 1`,
+		`releasebot_commands_total{outcome="usage",verb="invalid"} 1`,
+		`releasebot_commands_total{outcome="ok",verb="click:approve"} 1`,
+		`releasebot_upstream_request_duration_seconds_count{operation="action:start",status="200"} 1`,
+		`releasebot_upstream_request_duration_seconds_count{operation="action:approval",status="200"} 1`,
+		`releasebot_decisions_total{decision="agree"} 1`,
+		`releasebot_followed_executions 1`,
+		`releasebot_slack_reconnects_total 0`,
+	} {
+		assert.Contains(t, m, want)
+	}
+	assert.Regexp(t, `releasebot_ack_latency_seconds_count [1-9]`, m)
+	assert.NotContains(t, m, "here", "what a user typed never becomes a label")
+}
+
+func TestE2EReconnects(t *testing.T) {
+	tests := []struct {
+		name string
+		cut  func(s *fakeslack.Server)
+	}{
+		{"refresh requested", func(s *fakeslack.Server) { s.Disconnect("refresh_requested") }},
+		{"dropped without a word", func(s *fakeslack.Server) { s.Drop() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startBot(t, nil)
+			// Work acknowledged before the cut is still finished.
+			h.up.mu.Lock()
+			h.up.hold, h.up.held = make(chan struct{}), make(chan struct{}, 1)
+			release := h.up.hold
+			h.up.mu.Unlock()
+			h.command(t, alice, "start web-frontend")
+			<-h.up.held
+			// Slack will refuse the next connections a few times: the bot is
+			// not ready meanwhile.
+			for range 3 {
+				h.slack.FailNext("apps.connections.open", "internal_error")
+			}
+			tt.cut(h.slack)
+			require.Eventually(t, func() bool { return getStatus(t, "http://"+h.addr+"/readyz") == http.StatusServiceUnavailable },
+				10*time.Second, time.Millisecond, "/readyz follows the connection")
+			h.up.mu.Lock()
+			h.up.hold = nil
+			h.up.mu.Unlock()
+			close(release)
+			h.posted(t, "started *web-frontend*")
+
+			require.Eventually(t, func() bool { return getStatus(t, "http://"+h.addr+"/readyz") == http.StatusOK },
+				20*time.Second, 5*time.Millisecond, "ready again once reconnected")
+			assert.GreaterOrEqual(t, h.slack.Opens(), 2)
+			h.command(t, alice, "status web-frontend")
+			h.reply(t, alice, "web-frontend")
+			assert.Contains(t, h.metricsText(t), "releasebot_slack_reconnects_total 1")
+		})
+	}
+}
+
+func TestE2EShutdownFinishesInFlightWork(t *testing.T) {
+	h := newWorld(t, "sqlite")
+	_, stop := h.start(t, nil)
+	h.up.mu.Lock()
+	h.up.hold, h.up.held = make(chan struct{}), make(chan struct{}, 1)
+	release := h.up.hold
+	h.up.mu.Unlock()
+	h.command(t, alice, "start web-frontend")
+	<-h.up.held
+
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }() // SIGTERM: run's context ends
+	require.Eventually(t, func() bool { return h.slack.Connections() == 0 }, 10*time.Second, time.Millisecond,
+		"the socket closes: no new work")
+	select {
+	case <-stopped:
+		t.Fatal("run returned while a command was in flight")
+	default:
+	}
+	close(release)
+	<-stopped
+	h.posted(t, "started *web-frontend*")
+}
+
+func TestE2ETwoInstancesFollowOnce(t *testing.T) {
+	if !contains(storetest.Drivers(), "postgres") {
+		t.Fatalf("%s must be set: several replicas share PostgreSQL", storetest.PostgresEnv)
+	}
+	h := newWorld(t, "postgres")
+	h.start(t, following)
+	h.start(t, following)
+	h.command(t, alice, "start web-frontend")
+	ts := h.tsOf(t, h.posted(t, "started *web-frontend*")).Params["ts"]
+	h.command(t, alice, "start data-pipeline")
+	h.posted(t, "started *data-pipeline*")
+	h.clock.Advance(time.Minute)
+	h.threadReply(t, ts, "finished: Released (2)")
+	h.posted(t, "is paused (7)")
+	h.polls(t, 4)
+	var finished, hints int
+	for _, c := range h.slack.Calls("chat.postMessage") {
+		if strings.Contains(content(c), "finished:") {
+			finished++
+		}
+		if strings.Contains(content(c), "is paused (7)") {
+			hints++
+		}
+	}
+	assert.Equal(t, 1, finished, "one replica follows each execution")
+	assert.Equal(t, 1, hints)
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/internal/fakeslack"
 )
 
 func TestMain(m *testing.M) {
@@ -99,25 +102,31 @@ func (l *logLines) await(t *testing.T, text string) {
 	}
 }
 
-func sandboxConfig(t *testing.T, extra map[string]string) config.Config {
+// sandboxConfig is a sandbox configuration talking to a fake Slack of its own.
+func sandboxConfig(t *testing.T, extra map[string]string) (config.Config, *fakeslack.Server) {
 	t.Helper()
+	fs := fakeslack.New(fakeslack.Options{})
+	t.Cleanup(fs.Close)
 	env := map[string]string{
-		"SLACK_BOT_TOKEN":         "xoxb-SECRET-bot-token",
-		"SLACK_APP_TOKEN":         "xapp-SECRET-app-token",
+		"SLACK_BOT_TOKEN":         fakeslack.DefaultBotToken,
+		"SLACK_APP_TOKEN":         fakeslack.DefaultAppToken,
+		"SLACK_API_URL":           fs.APIURL(),
 		"RELEASEBOT_SANDBOX":      "true",
+		"RELEASEBOT_OPERATORS":    "*",
 		"LOG_LEVEL":               "debug",
 		"RELEASEBOT_DATABASE_URL": "sqlite:" + t.TempDir() + "/releasebot.db",
+		"RELEASEBOT_HTTP_ADDR":    "127.0.0.1:0",
 	}
 	for k, v := range extra {
 		env[k] = v
 	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
-	return cfg
+	return cfg, fs
 }
 
 func TestRunOnTheSandbox(t *testing.T) {
-	cfg := sandboxConfig(t, map[string]string{
+	cfg, fs := sandboxConfig(t, map[string]string{
 		"HUAWEICLOUD_AUTH_TOKEN": "SECRET-ignored-token",
 		"SERVICESTAGE_ENDPOINT":  "https://servicestage.example",
 		"HUAWEICLOUD_SDK_SK":     "SECRET-ignored-sk",
@@ -129,6 +138,18 @@ func TestRunOnTheSandbox(t *testing.T) {
 	go func() { done <- run(ctx, cfg, newLogger(logs, cfg)) }()
 
 	logs.await(t, "releasebot started")
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	require.NoError(t, fs.WaitConnected(wctx, 1))
+	env, err := fs.SendSlashCommand(wctx, fakeslack.SlashCommand{Text: "start web-frontend"})
+	require.NoError(t, err)
+	_, err = env.Ack(wctx)
+	require.NoError(t, err)
+	_, err = fs.WaitCall(wctx, "chat.postMessage", func(c fakeslack.Call) bool {
+		return strings.Contains(c.Params["text"], "started web-frontend: Releasing (4)")
+	})
+	require.NoError(t, err, "the sandbox answers like ServiceStage")
+
 	cancel()
 	require.NoError(t, <-done)
 	out := logs.String()
@@ -169,7 +190,7 @@ func TestNewUpstreamForEveryAuthMode(t *testing.T) {
 			var logs bytes.Buffer
 			// Credentials are not checked at start-up: building the client
 			// must not dial out (the endpoint does not even resolve).
-			c, closeFn, err := newUpstream(context.Background(), cfg, zerolog.New(&logs))
+			c, closeFn, err := newUpstream(context.Background(), cfg, zerolog.New(&logs), http.DefaultTransport)
 			require.NoError(t, err)
 			require.NotNil(t, c)
 			closeFn()
@@ -177,7 +198,29 @@ func TestNewUpstreamForEveryAuthMode(t *testing.T) {
 			assert.NotContains(t, logs.String(), "SECRET")
 		})
 	}
-	_, _, err := newUpstream(context.Background(), config.Config{}, zerolog.Nop())
+	_, _, err := newUpstream(context.Background(), config.Config{}, zerolog.Nop(), http.DefaultTransport)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, context.Canceled))
+}
+
+func TestSIGTERMExitsCleanly(t *testing.T) {
+	fs := fakeslack.New(fakeslack.Options{})
+	defer fs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = []string{
+		"RELEASEBOT_TEST_RUN_MAIN=1", "GOCOVERDIR=" + t.TempDir(),
+		"SLACK_BOT_TOKEN=" + fakeslack.DefaultBotToken, "SLACK_APP_TOKEN=" + fakeslack.DefaultAppToken,
+		"SLACK_API_URL=" + fs.APIURL(), "RELEASEBOT_SANDBOX=true",
+		"RELEASEBOT_DATABASE_URL=sqlite:" + t.TempDir() + "/releasebot.db", "RELEASEBOT_HTTP_ADDR=127.0.0.1:0",
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	require.NoError(t, fs.WaitConnected(ctx, 1)) // stderr is read only after Wait
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "exit 0 after SIGTERM; stderr: %s", stderr.String())
+	assert.Contains(t, stdout.String(), "releasebot stopped")
+	assert.NotContains(t, stdout.String(), fakeslack.DefaultBotToken)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,7 +24,8 @@ import (
 // run builds every dependency from cfg once and serves until ctx is done.
 // Tests call it directly, as main does.
 func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
-	releases, closeUpstream, err := newUpstream(ctx, cfg, log)
+	m := newMetrics()
+	releases, closeUpstream, err := newUpstream(ctx, cfg, log, m.instrument(http.DefaultTransport.(*http.Transport).Clone()))
 	if err != nil {
 		return err
 	}
@@ -37,10 +39,12 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer db.Close()
 
 	slackBot := bot.New(bot.Config{
-		BotToken:   cfg.SlackBotToken.Reveal(),
-		AppToken:   cfg.SlackAppToken.Reveal(),
-		APIURL:     cfg.SlackAPIURL,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		BotToken:    cfg.SlackBotToken.Reveal(),
+		AppToken:    cfg.SlackAppToken.Reveal(),
+		APIURL:      cfg.SlackAPIURL,
+		HTTPClient:  &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		OnAck:       func(d time.Duration) { m.ack.Observe(d.Seconds()) },
+		OnReconnect: m.reconnect.Inc,
 	}, log)
 	router := handlers.New(handlers.Deps{
 		Log:               log,
@@ -56,7 +60,22 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		AllowSelfApproval: cfg.AllowSelfApproval,
 		ApprovalTasks:     cfg.ApprovalTasks,
 		PollInterval:      cfg.PollInterval,
+		Metrics:           m,
 	})
+
+	stopHTTP, err := serveHTTP(ctx, cfg.HTTPAddr, m, func(ctx context.Context) error {
+		if !slackBot.Connected() {
+			return errors.New("the Slack socket is not connected")
+		}
+		if err := db.Ping(ctx); err != nil {
+			return errors.New("the database does not answer")
+		}
+		return nil
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 
 	log.Info().Bool("sandbox", cfg.Sandbox).Msg("releasebot started")
 	following := make(chan struct{})
@@ -73,8 +92,8 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 // newUpstream returns the ServiceStage client: for the configured cloud, or
 // for a simulator started on loopback when cfg.Sandbox is set. The returned
 // func releases what was started; it must be called.
-func newUpstream(ctx context.Context, cfg config.Config, log zerolog.Logger) (*api.Client, func(), error) {
-	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+func newUpstream(ctx context.Context, cfg config.Config, log zerolog.Logger, transport http.RoundTripper) (*api.Client, func(), error) {
+	httpClient := &http.Client{Transport: transport}
 	if cfg.Sandbox {
 		if len(cfg.IgnoredUpstream) > 0 {
 			log.Warn().Strs("ignored", cfg.IgnoredUpstream).Msg("sandbox mode: upstream endpoint, project and credentials are ignored")

@@ -71,6 +71,12 @@ type Config struct {
 	// PingInterval is how long the socket may go without a ping from Slack
 	// before it is considered dead (default slack-go's 30 s).
 	PingInterval time.Duration
+	// OnAck, when set, is told how long each acknowledgement took from the
+	// envelope's arrival on the read loop (metrics).
+	OnAck func(time.Duration)
+	// OnReconnect, when set, is called each time the socket is up again
+	// after the first connection (metrics).
+	OnReconnect func()
 }
 
 // Bot connects to Slack with Socket Mode, acknowledges every envelope at
@@ -81,8 +87,7 @@ type Bot struct {
 	api       *slack.Client
 	socket    *socketmode.Client
 	connected atomic.Bool
-	// onAck, when set, is told how long each ack took (metrics, tests).
-	onAck func(time.Duration)
+	everUp    bool // touched by the read loop only
 }
 
 // New returns a Bot; it does not dial. Run connects.
@@ -113,10 +118,6 @@ func New(cfg Config, log zerolog.Logger) *Bot {
 
 // Connected reports whether the socket is up.
 func (b *Bot) Connected() bool { return b.connected.Load() }
-
-// SetAckObserver registers f to be told how long each acknowledgement took
-// from the envelope's arrival. Call it before Run.
-func (b *Bot) SetAckObserver(f func(time.Duration)) { b.onAck = f }
 
 // Run connects and serves h until ctx is done. Then it stops reading
 // envelopes, lets in-flight work finish for up to DrainLimit, and returns.
@@ -171,7 +172,11 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	switch evt.Type {
 	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
 		if !b.connected.Swap(true) {
-			b.log.Info().Msg("connected to Slack")
+			b.log.Info().Bool("reconnect", b.everUp).Msg("connected to Slack")
+			if b.everUp && b.cfg.OnReconnect != nil {
+				b.cfg.OnReconnect()
+			}
+			b.everUp = true
 		}
 		return
 	case socketmode.EventTypeConnecting, socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect:
@@ -194,8 +199,8 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	cancel()
 	if err != nil {
 		b.log.Warn().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("ack failed")
-	} else if b.onAck != nil {
-		b.onAck(time.Since(arrived))
+	} else if b.cfg.OnAck != nil {
+		b.cfg.OnAck(time.Since(arrived))
 	}
 	id := evt.Request.EnvelopeID
 

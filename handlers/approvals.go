@@ -16,6 +16,7 @@ type approvals struct {
 	*operations
 	required  int
 	allowSelf bool
+	metrics   Metrics
 }
 
 // ask posts an approval prompt with Approve and Refuse buttons.
@@ -182,6 +183,7 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 	if err != nil {
 		return err
 	}
+	ap.metrics.Decision(string(decision))
 	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
 	if err := ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done)); err != nil {
 		return err

@@ -3,8 +3,10 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,8 +49,27 @@ type Deps struct {
 	ApprovalTasks     map[string]string // release task name or ID → approval task, for automatic prompts
 	PollInterval      time.Duration     // how often followed executions are checked (default 10 s)
 	Replica           string            // names this process in leases (default random)
+	Metrics           Metrics           // nil means none
 	Now               func() time.Time  // nil means time.Now
 }
+
+// Metrics counts what the handlers do.
+type Metrics interface {
+	// Command counts one command, click or submission by its verb (one of
+	// a fixed set) and outcome (ok, usage, denied, not_found, conflict,
+	// upstream_error, outcome_unknown, error).
+	Command(verb, outcome string)
+	// Decision counts one decision: agree, refuse or closed.
+	Decision(decision string)
+	// Followed reports how many executions are followed.
+	Followed(n int)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Command(string, string) {}
+func (noMetrics) Decision(string)        {}
+func (noMetrics) Followed(int)           {}
 
 // Action IDs, block IDs and the modal of the messages the handlers post.
 const (
@@ -82,6 +103,7 @@ type Router struct {
 	store       Store
 	now         func() time.Time
 	follower    *follower
+	metrics     Metrics
 	verbs       map[string]commandFunc
 	actions     map[string]actionFunc
 	submissions map[string]submissionFunc
@@ -95,11 +117,15 @@ func New(d Deps) *Router {
 	if d.RequiredApprovals < 1 {
 		d.RequiredApprovals = 1
 	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
 	rt := &Router{
 		log:         d.Log,
 		slack:       d.Slack,
 		authz:       newAuthz(d.Operators, d.Approvers, d.Channels, d.Groups),
 		store:       d.Store,
+		metrics:     d.Metrics,
 		now:         d.Now,
 		verbs:       map[string]commandFunc{},
 		actions:     map[string]actionFunc{},
@@ -107,7 +133,7 @@ func New(d Deps) *Router {
 	}
 	res := &resolver{releases: d.Releases, aliases: d.Aliases}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, store: d.Store, now: d.Now}
-	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval}
+	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
 	if d.PollInterval <= 0 {
 		d.PollInterval = 10 * time.Second
 	}
@@ -116,7 +142,7 @@ func New(d Deps) *Router {
 	}
 	rt.follower = &follower{
 		log: d.Log, releases: d.Releases, slack: d.Slack, store: d.Store, ap: ap,
-		approvalTasks: d.ApprovalTasks, interval: d.PollInterval, owner: d.Replica, now: d.Now,
+		approvalTasks: d.ApprovalTasks, interval: d.PollInterval, owner: d.Replica, now: d.Now, metrics: d.Metrics,
 	}
 
 	rt.verb(VerbHelp, handleHelp(d.Slack))
@@ -241,6 +267,7 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user stri
 	if e.Outcome == "" {
 		e.Outcome = "ok"
 	}
+	rt.metrics.Command(rt.verbLabel(kind, e.Verb), outcomeLabel(err))
 	if e.Verb != "" && e.Verb != VerbHelp {
 		if aerr := rt.store.AddAudit(ctx, *e); aerr != nil {
 			rt.log.Error().Err(aerr).Str("envelope_id", envelope).Msg("audit entry lost")
@@ -322,4 +349,42 @@ func sentText(action api.Action, opts *api.OperateOptions) string {
 		s += " task_name=" + opts.TaskName + " approval_type=" + string(opts.ApprovalType)
 	}
 	return s
+}
+
+// verbLabel names a command, click or submission for metrics, from a fixed
+// set: what a user typed never becomes a label.
+func (rt *Router) verbLabel(kind, verb string) string {
+	switch kind {
+	case "command":
+		if _, ok := rt.verbs[verb]; ok {
+			return verb
+		}
+		return "invalid"
+	case "click":
+		if _, ok := rt.actions[strings.TrimPrefix(verb, "click:")]; ok {
+			return verb
+		}
+		return "click:unknown"
+	default:
+		if _, ok := rt.submissions[strings.TrimPrefix(verb, "submit:")]; ok {
+			return verb
+		}
+		return "submit:unknown"
+	}
+}
+
+func outcomeLabel(err error) string {
+	var ue *userError
+	var ae *api.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ue):
+		return map[errKind]string{kindUsage: "usage", kindDenied: "denied", kindNotFound: "not_found", kindConflict: "conflict"}[ue.kind]
+	case errors.Is(err, api.ErrOutcomeUnknown):
+		return "outcome_unknown"
+	case errors.As(err, &ae):
+		return "upstream_error"
+	}
+	return "error"
 }

@@ -27,6 +27,7 @@ type follower struct {
 	interval      time.Duration
 	owner         string
 	now           func() time.Time
+	metrics       Metrics
 }
 
 // Follow polls every interval until ctx is done. Upstream errors back off
@@ -72,8 +73,12 @@ func (rt *Router) Poll(ctx context.Context) error {
 		return err
 	}
 	active, err := f.store.Active(ctx)
-	if err != nil || len(active) == 0 {
+	if err != nil {
 		return err
+	}
+	f.metrics.Followed(len(active))
+	if len(active) == 0 {
+		return nil
 	}
 	tasks, err := f.releases.ListReleaseTasks(ctx)
 	if err != nil {
@@ -223,6 +228,7 @@ func (f *follower) closePrompts(ctx context.Context, fe store.Followed, now time
 		if err != nil || !ok {
 			continue
 		}
+		f.metrics.Decision(string(store.DecisionClosed))
 		if err := f.slack.Update(ctx, closed.Channel, closed.TS, renderPrompt(&closed)); err != nil {
 			f.log.Warn().Err(err).Str("prompt", p.ID).Msg("cannot update a closed prompt")
 		}
