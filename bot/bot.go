@@ -65,8 +65,8 @@ type Config struct {
 	AppToken   string
 	APIURL     string // must end with "/"
 	HTTPClient *http.Client
-	Workers    int           // concurrent handler calls (default 64)
-	Queue      int           // acknowledged envelopes waiting for a worker (default 1024)
+	Workers    int           // most handler calls at once (default 1024)
+	Queue      int           // acknowledged envelopes waiting for a free slot (default 1024)
 	DrainLimit time.Duration // how long Run waits for in-flight work at shutdown (default 10 s)
 	// PingInterval is how long the socket may go without a ping from Slack
 	// before it is considered dead (default slack-go's 30 s).
@@ -93,7 +93,9 @@ type Bot struct {
 // New returns a Bot; it does not dial. Run connects.
 func New(cfg Config, log zerolog.Logger) *Bot {
 	if cfg.Workers <= 0 {
-		cfg.Workers = 64
+		// Handlers mostly wait on ServiceStage (seconds): many may wait at
+		// once, and an idle slot costs nothing.
+		cfg.Workers = 1024
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 1024
@@ -243,26 +245,34 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	}
 }
 
-// pool runs submitted work on a fixed number of workers. submit blocks
-// while the queue is full: back-pressure instead of unbounded goroutines.
+// pool runs each submitted job on a goroutine of its own, at most limit at
+// once; jobs beyond that wait in a bounded queue, and submit blocks while the
+// queue is full: back-pressure instead of unbounded goroutines. Idle, it
+// holds one goroutine.
 type pool struct {
 	jobs chan func(context.Context)
-	wg   sync.WaitGroup
+	done chan struct{}
 }
 
-func newPool(ctx context.Context, log zerolog.Logger, workers, queue int) *pool {
-	p := &pool{jobs: make(chan func(context.Context), queue)}
-	for range workers {
-		p.wg.Go(func() {
-			for job := range p.jobs {
+func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
+	p := &pool{jobs: make(chan func(context.Context), queue), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		var running sync.WaitGroup
+		slots := make(chan struct{}, limit)
+		for job := range p.jobs {
+			slots <- struct{}{}
+			running.Go(func() {
+				defer func() { <-slots }()
 				run(ctx, log, job)
-			}
-		})
-	}
+			})
+		}
+		running.Wait()
+	}()
 	return p
 }
 
-// run calls job; a panic is logged and the worker lives on.
+// run calls job; a panic is logged and the pool lives on.
 func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -272,8 +282,6 @@ func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
 	job(ctx)
 }
 
-// submit queues job, waiting while the queue is full; it reports false
-// when ctx ended first and the job was not queued.
 func (p *pool) submit(ctx context.Context, job func(context.Context)) bool {
 	select {
 	case p.jobs <- job:
@@ -294,5 +302,5 @@ func (b *Bot) submit(ctx context.Context, p *pool, envelope string, job func(con
 // close stops taking work and waits for the queued and running jobs.
 func (p *pool) close() {
 	close(p.jobs)
-	p.wg.Wait()
+	<-p.done
 }
