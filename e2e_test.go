@@ -271,7 +271,7 @@ func content(c fakeslack.Call) string {
 func (h *harness) reply(t *testing.T, user, want string) fakeslack.Call {
 	t.Helper()
 	c, err := h.slack.WaitCall(waitCtx(t), "chat.postEphemeral", func(c fakeslack.Call) bool {
-		return c.Params["user"] == user && strings.Contains(content(c), want)
+		return c.Error == "" && c.Params["user"] == user && strings.Contains(content(c), want)
 	})
 	require.NoError(t, err, "no private reply to %s containing %q; calls: %v", user, want, h.slack.Calls(""))
 	return c
@@ -281,7 +281,7 @@ func (h *harness) reply(t *testing.T, user, want string) fakeslack.Call {
 func (h *harness) posted(t *testing.T, want string) fakeslack.Call {
 	t.Helper()
 	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
-		return strings.Contains(content(c), want)
+		return c.Error == "" && strings.Contains(content(c), want)
 	})
 	require.NoError(t, err, "no channel message containing %q; calls: %v", want, h.slack.Calls(""))
 	return c
@@ -291,7 +291,7 @@ func (h *harness) posted(t *testing.T, want string) fakeslack.Call {
 func (h *harness) updated(t *testing.T, want string) fakeslack.Call {
 	t.Helper()
 	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
-		return strings.Contains(content(c), want)
+		return c.Error == "" && strings.Contains(content(c), want)
 	})
 	require.NoError(t, err, "no update containing %q; calls: %v", want, h.slack.Calls(""))
 	return c
@@ -843,7 +843,7 @@ func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 func (h *harness) threadReply(t *testing.T, ts, want string) fakeslack.Call {
 	t.Helper()
 	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
-		return c.Params["thread_ts"] == ts && strings.Contains(content(c), want)
+		return c.Error == "" && c.Params["thread_ts"] == ts && strings.Contains(content(c), want)
 	})
 	require.NoError(t, err, "no reply in thread %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
 	return c
@@ -853,7 +853,7 @@ func (h *harness) threadReply(t *testing.T, ts, want string) fakeslack.Call {
 func (h *harness) editOf(t *testing.T, ts, want string) fakeslack.Call {
 	t.Helper()
 	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
-		return c.Params["ts"] == ts && strings.Contains(content(c), want)
+		return c.Error == "" && c.Params["ts"] == ts && strings.Contains(content(c), want)
 	})
 	require.NoError(t, err, "no edit of %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
 	return c
@@ -1122,4 +1122,45 @@ func TestE2ETwoInstancesFollowOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, finished, "one replica follows each execution")
 	assert.Equal(t, 1, hints)
+}
+
+func TestE2ESlackFaults(t *testing.T) {
+	t.Run("not in the channel: a private reply through response_url", func(t *testing.T) {
+		h := startBot(t, nil)
+		h.slack.FailNext("chat.postMessage", "not_in_channel")
+		h.slack.FailNext("chat.postEphemeral", "not_in_channel")
+		h.command(t, alice, "start web-frontend")
+		c, err := h.slack.WaitCall(waitCtx(t), "response_url", func(c fakeslack.Call) bool {
+			return strings.Contains(string(c.JSON), "Releasing (4)")
+		})
+		require.NoError(t, err)
+		assert.Contains(t, string(c.JSON), "invite it with")
+		assert.Contains(t, string(c.JSON), `"response_type":"ephemeral"`)
+		assert.Len(t, h.up.actions(), 1, "done once, not retried")
+	})
+	t.Run("channel not found for a private reply", func(t *testing.T) {
+		h := startBot(t, nil)
+		h.slack.FailNext("chat.postEphemeral", "channel_not_found")
+		h.command(t, mallory, "start web-frontend")
+		_, err := h.slack.WaitCall(waitCtx(t), "response_url", func(c fakeslack.Call) bool {
+			return strings.Contains(string(c.JSON), "RELEASEBOT_OPERATORS")
+		})
+		require.NoError(t, err)
+		assert.Empty(t, h.up.actions())
+	})
+	t.Run("rate limited: posted once after Retry-After", func(t *testing.T) {
+		h := startBot(t, nil)
+		h.slack.RateLimitNext("chat.postMessage", 1)
+		h.command(t, alice, "start web-frontend")
+		h.posted(t, "started *web-frontend*")
+		var posted int
+		for _, c := range h.slack.Calls("chat.postMessage") {
+			if c.Error == "" {
+				posted++
+			}
+		}
+		assert.Equal(t, 1, posted)
+		assert.Len(t, h.slack.Calls("chat.postMessage"), 2, "one refused, one after the wait")
+		assert.Len(t, h.up.actions(), 1)
+	})
 }

@@ -66,6 +66,19 @@ func (b *Bot) Update(ctx context.Context, channel, ts string, m Message) error {
 	return nil
 }
 
+// Respond sends m privately through a command's or click's response_url:
+// it reaches the user even where the bot is not a member of the channel.
+func (b *Bot) Respond(ctx context.Context, responseURL string, m Message) error {
+	if responseURL == "" {
+		return errors.New("no response_url")
+	}
+	opts := append(m.options(), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))
+	if _, _, err := b.api.PostMessageContext(ctx, "", opts...); err != nil {
+		return fmt.Errorf("response_url: %w", err)
+	}
+	return nil
+}
+
 // OpenModal opens v for the user whose click gave triggerID.
 func (b *Bot) OpenModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) error {
 	if _, err := b.api.OpenViewContext(ctx, triggerID, v); err != nil {

@@ -31,6 +31,9 @@ type Slack interface {
 	PostEphemeral(ctx context.Context, channel, user string, m bot.Message) error
 	Update(ctx context.Context, channel, ts string, m bot.Message) error
 	OpenModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) error
+	// Respond replies privately through a response_url, where the bot may
+	// not post (it is not in the channel).
+	Respond(ctx context.Context, responseURL string, m bot.Message) error
 }
 
 // Deps is everything the handlers need.
@@ -201,7 +204,7 @@ func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
 			err = rt.verbs[req.Verb](ctx, c, req, out)
 		}
 	}
-	rt.finish(ctx, "command", c.EnvelopeID, c.ChannelID, c.UserID, out, err, start)
+	rt.finish(ctx, "command", c.EnvelopeID, c.ChannelID, c.UserID, c.ResponseURL, out, err, start)
 }
 
 // HandleAction runs one button click and replies.
@@ -220,7 +223,7 @@ func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
 			err = f(ctx, a, out)
 		}
 	}
-	rt.finish(ctx, "click", a.EnvelopeID, a.ChannelID, a.UserID, out, err, start)
+	rt.finish(ctx, "click", a.EnvelopeID, a.ChannelID, a.UserID, a.ResponseURL, out, err, start)
 }
 
 // HandleSubmission runs one submitted modal.
@@ -237,7 +240,7 @@ func (rt *Router) HandleSubmission(ctx context.Context, s bot.Submission) {
 	default:
 		err = f(ctx, s, out)
 	}
-	rt.finish(ctx, "submission", s.EnvelopeID, out.entry.Channel, s.UserID, out, err, start)
+	rt.finish(ctx, "submission", s.EnvelopeID, out.entry.Channel, s.UserID, "", out, err, start)
 }
 
 var valuePattern = regexp.MustCompile(`^[A-Z2-7]{16,64}$`)
@@ -248,7 +251,7 @@ func validValue(v string) bool { return valuePattern.MatchString(v) }
 
 // finish replies privately on error, then writes the log line and the audit
 // entry of one command or click.
-func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user string, out *outcome, err error, start time.Time) {
+func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, responseURL string, out *outcome, err error, start time.Time) {
 	e := &out.entry
 	if err != nil {
 		text, unexpected := describe(err)
@@ -259,7 +262,12 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user stri
 			e.Outcome = "error: " + tame(text)
 		}
 		if channel != "" {
-			if rerr := rt.slack.PostEphemeral(ctx, channel, user, renderError(text)); rerr != nil {
+			rerr := rt.slack.PostEphemeral(ctx, channel, user, renderError(text))
+			if rerr != nil && responseURL != "" {
+				// Not in the channel, or it is a DM: the response_url still reaches the user.
+				rerr = rt.slack.Respond(ctx, responseURL, renderError(text))
+			}
+			if rerr != nil {
 				rt.log.Warn().Err(rerr).Str("envelope_id", envelope).Msg("private reply failed")
 			}
 		}

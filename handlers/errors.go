@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/slack-go/slack"
+
 	"github.com/releasebot/releasebot/api"
 )
 
@@ -88,4 +90,20 @@ func codeSuffix(c string) string {
 		return ""
 	}
 	return " " + string(code(c))
+}
+
+// notPosted explains that an action was carried out upstream but its
+// outcome could not be posted in the channel; done says what was done.
+func notPosted(err error, done string) error {
+	var se slack.SlackErrorResponse
+	why := "Slack refused the channel message"
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "not_in_channel", "channel_not_found":
+			why = "releasebot is not a member of this channel (invite it with `/invite @releasebot`)"
+		default:
+			why = "Slack refused the channel message (" + escape(se.Err) + ")"
+		}
+	}
+	return &userError{kind: kindConflict, msg: "Done, but only you see this: " + done + " " + why + "."}
 }

@@ -75,6 +75,8 @@ func (s *countingSlack) Update(context.Context, string, string, bot.Message) err
 
 func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error { return nil }
 
+func (s *countingSlack) Respond(context.Context, string, bot.Message) error { return nil }
+
 func TestFollowingCostsOneListPerPoll(t *testing.T) {
 	for _, n := range []int{1, 10, 100} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/releasebot/releasebot/api"
@@ -65,7 +66,8 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 	}
 	ts, err := o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
 	if err != nil {
-		return err
+		// ServiceStage did it: say so, whatever kept the channel message out.
+		return notPosted(err, fmt.Sprintf("%s %s: execution %s, %s.", past[action], escape(task.Name), code(e.ID), e.Status.Label()))
 	}
 	return o.follow(ctx, task, e, channel, ts, user)
 }
