@@ -53,8 +53,9 @@ func (c *countingReleases) GetReleaseTask(context.Context, string) (*api.Release
 
 // countingSlack counts what the handlers send.
 type countingSlack struct {
-	mu             sync.Mutex
-	posts, updates int
+	mu                        sync.Mutex
+	posts, updates, privately int
+	modals                    int
 }
 
 func (s *countingSlack) Post(context.Context, string, bot.Message) (string, error) {
@@ -64,7 +65,12 @@ func (s *countingSlack) Post(context.Context, string, bot.Message) (string, erro
 	return fmt.Sprintf("1700000000.%06d", s.posts), nil
 }
 
-func (s *countingSlack) PostEphemeral(context.Context, string, string, bot.Message) error { return nil }
+func (s *countingSlack) PostEphemeral(context.Context, string, string, bot.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.privately++
+	return nil
+}
 
 func (s *countingSlack) Update(context.Context, string, string, bot.Message) error {
 	s.mu.Lock()
@@ -73,7 +79,12 @@ func (s *countingSlack) Update(context.Context, string, string, bot.Message) err
 	return nil
 }
 
-func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error { return nil }
+func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.modals++
+	return nil
+}
 
 func (s *countingSlack) Respond(context.Context, string, bot.Message) error { return nil }
 
