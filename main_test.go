@@ -224,3 +224,17 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	assert.Contains(t, stdout.String(), "releasebot stopped")
 	assert.NotContains(t, stdout.String(), fakeslack.DefaultBotToken)
 }
+
+func TestRunStopsWhenSlackRefusesTheAppToken(t *testing.T) {
+	cfg, _ := sandboxConfig(t, map[string]string{"SLACK_APP_TOKEN": "xapp-1-not-the-fakes-token"})
+	done := make(chan error, 1)
+	go func() { done <- run(context.Background(), cfg, zerolog.Nop()) }()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "invalid_auth")
+		assert.NotContains(t, err.Error(), "not-the-fakes-token")
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after Slack refused the app token")
+	}
+}

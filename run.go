@@ -78,12 +78,16 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer stopHTTP()
 
 	log.Info().Bool("sandbox", cfg.Sandbox).Msg("releasebot started")
+	// The poller stops with the bot, also when the bot stops on its own
+	// (Slack refused the app token).
+	followCtx, stopFollowing := context.WithCancel(ctx)
 	following := make(chan struct{})
 	go func() {
 		defer close(following)
-		router.Follow(ctx)
+		router.Follow(followCtx)
 	}()
 	err = slackBot.Run(ctx, router)
+	stopFollowing()
 	<-following
 	log.Info().Msg("releasebot stopped")
 	return err

@@ -119,8 +119,13 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 		return promptError(err, a.UserID)
 	}
 	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
-	if p.Decision != "" {
+	switch {
+	case p.Decision != "":
 		return promptError(&store.VoteError{Kind: store.VoteDecided, Prompt: p}, a.UserID)
+	case p.Uncertain != "":
+		return promptError(&store.VoteError{Kind: store.VoteUncertain, Prompt: p}, a.UserID)
+	case p.Deciding != "":
+		return promptError(&store.VoteError{Kind: store.VoteDeciding, Prompt: p}, a.UserID)
 	}
 	out.entry.Outcome = "reason asked"
 	return ap.slack.OpenModal(ctx, a.TriggerID, renderRefuseModal(&p))
@@ -163,7 +168,7 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 		out.entry.Outcome = "vote recorded"
 		return ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
 	}
-	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.Message()}
+	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.Message(decision)}
 	out.entry.Sent = sentText(api.ActionApproval, opts)
 	e, err := ap.releases.Operate(ctx, p.PipelineID, api.ActionApproval, opts)
 	if err != nil {

@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/store"
@@ -50,7 +53,12 @@ func (rt *Router) Follow(ctx context.Context) {
 			skip--
 			continue
 		}
-		if err := rt.Poll(ctx); err != nil && ctx.Err() == nil {
+		// A poll in progress at shutdown finishes (bounded), so that what it
+		// recorded and what it posted stay in step.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*f.interval+30*time.Second)
+		err := rt.Poll(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			failures++
 			skip = min(1<<min(failures, 8), int(5*time.Minute/f.interval)+1) - 1
 			f.log.Warn().Err(err).Int("failures", failures).Int("skipped_polls", skip).Msg("polling followed executions failed")
@@ -90,24 +98,67 @@ func (rt *Router) Poll(ctx context.Context) error {
 	}
 	records := map[string][]api.Record{}
 	for _, fe := range active {
-		if err := f.check(ctx, fe, byID, records, now); err != nil {
-			return err
+		err := f.check(ctx, fe, byID, records, now)
+		var ae *api.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ae) || errors.Is(err, api.ErrInvalidRequest):
+			return err // ServiceStage is in trouble: back off
+		case slackGone(err):
+			// Its channel or message is gone: nothing left to edit.
+			f.log.Warn().Err(err).Str("release_task_id", fe.PipelineID).Str("execution_id", fe.ExecutionID).
+				Msg("stopped following: the channel or message is gone")
+			fe.FinishedAt = now
+			if _, uerr := f.store.UpdateFollowed(ctx, fe.Status, fe); uerr != nil {
+				return uerr
+			}
+		default:
+			// One execution's trouble must not stop the others.
+			f.log.Warn().Err(err).Str("release_task_id", fe.PipelineID).Str("execution_id", fe.ExecutionID).Msg("following failed")
 		}
 	}
 	return nil
 }
 
-// check brings one followed execution up to date.
+// slackGone reports whether Slack says the channel or message is gone.
+func slackGone(err error) bool {
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Err {
+	case "channel_not_found", "is_archived", "not_in_channel", "message_not_found", "cant_update_message":
+		return true
+	}
+	return false
+}
+
+// check brings one followed execution up to date. What changed is recorded
+// first, by a compare-and-set, and only the poller that wins posts: a lost
+// post is preferred to a doubled one.
 func (f *follower) check(ctx context.Context, fe store.Followed, tasks map[string]api.ReleaseTask, records map[string][]api.Record, now time.Time) error {
+	was := fe.Status
 	if now.Sub(fe.CreatedAt) > followBound {
 		fe.FinishedAt, fe.UpdatedAt = now, now
-		if _, err := f.slack.Post(ctx, fe.Channel, withThread(renderFollowBound(fe), fe.TS)); err != nil {
+		if won, err := f.store.UpdateFollowed(ctx, was, fe); err != nil || !won {
 			return err
 		}
-		return f.store.UpdateFollowed(ctx, fe)
+		_, err := f.slack.Post(ctx, fe.Channel, withThread(renderFollowBound(fe), fe.TS))
+		return err
 	}
 	task, ok := tasks[fe.PipelineID]
-	if !ok || task.Status == fe.Status {
+	if !ok {
+		return nil
+	}
+	if fe.TriggerAt.IsZero() && !task.LastTriggerAt.IsZero() {
+		// First sight: remember which run the list's status describes.
+		fe.TriggerAt = task.LastTriggerAt
+		if _, err := f.store.UpdateFollowed(ctx, was, fe); err != nil {
+			return err
+		}
+	}
+	otherRun := !fe.TriggerAt.IsZero() && !task.LastTriggerAt.Equal(fe.TriggerAt)
+	if task.Status == fe.Status && !otherRun {
 		return nil // nothing moved: no records read
 	}
 	recs, ok := records[fe.PipelineID]
@@ -128,43 +179,54 @@ func (f *follower) check(ctx context.Context, fe store.Followed, tasks map[strin
 	if rec == nil || rec.Status == fe.Status {
 		return nil
 	}
-	was := fe.Status
 	fe.Status, fe.UpdatedAt = rec.Status, now
+	leftApproval, leftPause := was == api.StatusAwaitingApproval, was == api.StatusPaused
+	if leftApproval {
+		fe.Prompted = false
+	}
+	if leftPause {
+		fe.Hinted = false
+	}
+	ask := fe.Status == api.StatusAwaitingApproval && !fe.Prompted
+	hint := fe.Status == api.StatusPaused && !fe.Hinted
+	fe.Prompted = fe.Prompted || ask
+	fe.Hinted = fe.Hinted || hint
+	if fe.Status.Finished() {
+		fe.FinishedAt = now
+	}
+	if won, err := f.store.UpdateFollowed(ctx, was, fe); err != nil || !won {
+		return err
+	}
+
 	if err := f.slack.Update(ctx, fe.Channel, fe.TS, renderProgress(fe, rec, now)); err != nil {
 		return err
 	}
-	if was == api.StatusAwaitingApproval {
+	if leftApproval {
 		f.closePrompts(ctx, fe, now)
-		fe.Prompted = false
 	}
-	if was == api.StatusPaused {
-		fe.Hinted = false
+	if leftPause {
+		f.withdrawHints(ctx, fe, now)
 	}
 	switch {
-	case fe.Status == api.StatusAwaitingApproval && !fe.Prompted:
-		fe.Prompted = true
-		if err := f.askApproval(ctx, fe); err != nil {
-			return err
-		}
-	case fe.Status == api.StatusPaused && !fe.Hinted:
-		fe.Hinted = true
-		if err := f.hintContinue(ctx, fe); err != nil {
-			return err
-		}
+	case ask:
+		return f.askApproval(ctx, fe, rec)
+	case hint:
+		return f.hintContinue(ctx, fe)
 	case fe.Status.Finished():
-		fe.FinishedAt = now
-		if _, err := f.slack.Post(ctx, fe.Channel, withThread(renderFinished(fe, rec, now), fe.TS)); err != nil {
-			return err
-		}
+		_, err := f.slack.Post(ctx, fe.Channel, withThread(renderFinished(fe, rec, now), fe.TS))
+		return err
 	}
-	return f.store.UpdateFollowed(ctx, fe)
+	return nil
 }
 
 // askApproval posts an approval prompt in the execution's thread when the
 // approval task is known: from RELEASEBOT_APPROVAL_TASKS, or from the
 // release task's details.
-func (f *follower) askApproval(ctx context.Context, fe store.Followed) error {
-	name := f.approvalTasks[fe.TaskName]
+func (f *follower) askApproval(ctx context.Context, fe store.Followed, rec *api.Record) error {
+	name := waitingTask(rec) // the gate that waits, when the record says
+	if name == "" {
+		name = f.approvalTasks[fe.TaskName]
+	}
 	if name == "" {
 		name = f.approvalTasks[fe.PipelineID]
 	}
@@ -173,7 +235,9 @@ func (f *follower) askApproval(ctx context.Context, fe store.Followed) error {
 		if err != nil {
 			return err
 		}
-		if names := d.ApprovalTasks(); len(names) > 0 {
+		// Only an unambiguous gate: with several, a prompt could approve
+		// the wrong one.
+		if names := d.ApprovalTasks(); len(names) == 1 {
 			name = names[0]
 		}
 	}
@@ -185,7 +249,10 @@ func (f *follower) askApproval(ctx context.Context, fe store.Followed) error {
 	if err != nil {
 		return err
 	}
-	np.StartedBy = fe.StartedBy
+	// Whoever started it through releasebot, first run or retry, may not approve it.
+	if fe.StartedBy != "" && !np.StartedByAny(fe.StartedBy) {
+		np.StartedBy = strings.TrimPrefix(np.StartedBy+","+fe.StartedBy, ",")
+	}
 	p, created, err := f.store.OpenPrompt(ctx, np)
 	if err != nil || !created {
 		return err // an open prompt already asks this question
@@ -231,6 +298,37 @@ func (f *follower) closePrompts(ctx context.Context, fe store.Followed, now time
 		f.metrics.Decision(string(store.DecisionClosed))
 		if err := f.slack.Update(ctx, closed.Channel, closed.TS, renderPrompt(&closed)); err != nil {
 			f.log.Warn().Err(err).Str("prompt", p.ID).Msg("cannot update a closed prompt")
+		}
+	}
+}
+
+// waitingTask names the task of rec that awaits approval, if any.
+func waitingTask(rec *api.Record) string {
+	if rec == nil {
+		return ""
+	}
+	for _, st := range rec.Stages {
+		for _, t := range st.Tasks {
+			if t.Status == api.StatusAwaitingApproval {
+				return t.Name
+			}
+		}
+	}
+	return ""
+}
+
+// withdrawHints retires the Continue buttons of a run that is no longer
+// paused, so that an old button cannot continue a later pause.
+func (f *follower) withdrawHints(ctx context.Context, fe store.Followed, now time.Time) {
+	hints, err := f.store.ExpireConfirmations(ctx, fe.PipelineID, api.ActionContinue, now)
+	if err != nil {
+		f.log.Warn().Err(err).Msg("cannot withdraw continue hints")
+		return
+	}
+	for _, h := range hints {
+		text := safe(fmt.Sprintf("*%s* is no longer paused: it is now %s.", escape(h.TaskName), fe.Status.Label()))
+		if err := f.slack.Update(ctx, h.Channel, h.TS, ephemeral(text)); err != nil {
+			f.log.Warn().Err(err).Msg("cannot update a withdrawn continue hint")
 		}
 	}
 }

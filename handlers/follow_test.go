@@ -175,3 +175,51 @@ func TestOnlyTheLeaseHolderPolls(t *testing.T) {
 	require.NoError(t, b.Poll(ctx))
 	assert.Equal(t, 2, rel.lists, "b takes over")
 }
+
+func TestFollowerNoticesAFinishBehindANewRun(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: api.StatusReleasing, CreatedAt: now}))
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Name: "p1", Status: api.StatusReleasing, LastTriggerAt: now}},
+		records: map[string][]api.Record{}}
+	sl := &countingSlack{}
+	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
+	require.NoError(t, rt.Poll(ctx))
+	assert.Zero(t, rel.reads)
+
+	// A finished, and someone started B, which runs: the list still says 4.
+	rel.tasks[0].LastTriggerAt = now.Add(time.Minute)
+	rel.records["p1"] = []api.Record{{ID: "B", Status: api.StatusReleasing}, {ID: "A", Status: api.StatusReleased}}
+	require.NoError(t, rt.Poll(ctx))
+	assert.Equal(t, 1, rel.reads, "another run started: the records are read")
+	assert.Equal(t, 1, sl.updates)
+	assert.Equal(t, 1, sl.posts, "A's finish is replied to")
+	active, err := db.Active(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, active)
+}
+
+func TestFollowerActsOnceOnAChange(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	fe := store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1", Status: api.StatusReleasing, CreatedAt: now}
+	require.NoError(t, db.Follow(ctx, fe))
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleased}},
+		records: map[string][]api.Record{"p1": {{ID: "A", Status: api.StatusReleased}}}}
+	sl := &countingSlack{}
+	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
+	tasks := map[string]api.ReleaseTask{"p1": rel.tasks[0]}
+	// Two pollers that both saw the execution at 4 (a lease that ran out
+	// mid-poll): only the first records the change and posts.
+	require.NoError(t, rt.follower.check(ctx, fe, tasks, map[string][]api.Record{}, now))
+	require.NoError(t, rt.follower.check(ctx, fe, tasks, map[string][]api.Record{}, now))
+	assert.Equal(t, 1, sl.posts)
+	assert.Equal(t, 1, sl.updates)
+}

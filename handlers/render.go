@@ -20,9 +20,12 @@ type safe string
 // escape neutralises Slack's control characters. Text a user typed is also
 // only ever put in verbatim mrkdwn (or plain_text), so that a plain @here or
 // URL is not turned into a mention or a link either.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return escaper.Replace(s) }
+
+var (
+	escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	untamer = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&")
+)
 
 // code shows s as inline code.
 func code(s string) safe {
@@ -110,7 +113,7 @@ func ephemeral(text safe) bot.Message {
 // text: it keeps letters, digits and a little punctuation, so that nothing
 // a user typed or ServiceStage returned can mention, link or format there.
 func tame(s string) string {
-	s = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&").Replace(s)
+	s = untamer.Replace(s)
 	var b strings.Builder
 	space := false
 	for _, r := range s {

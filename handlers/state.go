@@ -43,7 +43,8 @@ type Store interface {
 	Follow(ctx context.Context, f store.Followed) error
 	IsFollowed(ctx context.Context, pipelineID, executionID string) (bool, error)
 	Active(ctx context.Context) ([]store.Followed, error)
-	UpdateFollowed(ctx context.Context, f store.Followed) error
+	UpdateFollowed(ctx context.Context, was api.Status, f store.Followed) (bool, error)
+	ExpireConfirmations(ctx context.Context, pipelineID string, action api.Action, now time.Time) ([]store.Confirmation, error)
 	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	OpenPromptsFor(ctx context.Context, pipelineID string) ([]store.Prompt, error)
@@ -78,7 +79,7 @@ func promptError(err error, user string) error {
 		return conflictf("%s is deciding this right now; nothing more was sent.", mention(p.Deciding))
 	default:
 		role := "asked for this approval"
-		if user == p.StartedBy {
+		if p.StartedByAny(user) {
 			role = "started this release"
 		}
 		return deniedf("You %s, so someone else must approve it (RELEASEBOT_ALLOW_SELF_APPROVAL is off).", role)
@@ -94,6 +95,8 @@ func confirmationError(err error) error {
 		return notFoundf("This confirmation is unknown to releasebot; nothing was sent. Run the command again.")
 	case !errors.As(err, &ce):
 		return err
+	case ce.Confirmation.UsedBy == store.Expired:
+		return conflictf("This is no longer needed: the run moved on. Nothing was sent.")
 	case ce.Expired:
 		return conflictf("This confirmation expired; nothing was sent. Run the command again.")
 	}

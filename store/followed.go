@@ -23,6 +23,10 @@ type Followed struct {
 	FinishedAt  time.Time // zero while followed
 	Prompted    bool      // an approval prompt was posted for its wait at 5
 	Hinted      bool      // a continue hint was posted for its pause at 7
+	// TriggerAt is the release task's last trigger time when first polled:
+	// a later one means another execution started, so the list's status
+	// no longer speaks for this one.
+	TriggerAt time.Time
 }
 
 // Follow starts following an execution. One still followed keeps its
@@ -33,7 +37,7 @@ func (s *Store) Follow(ctx context.Context, f Followed) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
 			started_by = excluded.started_by, status = excluded.status, created_at = excluded.created_at,
-			updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0
+			updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
 		WHERE followed.finished_at <> 0`, f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS,
 		f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt)); err != nil {
 		return fmt.Errorf("follow: %w", err)
@@ -54,7 +58,8 @@ func (s *Store) IsFollowed(ctx context.Context, pipelineID, executionID string) 
 // Active lists the executions still followed, oldest first.
 func (s *Store) Active(ctx context.Context) ([]Followed, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
-		created_at, updated_at, finished_at, prompted, hinted FROM followed WHERE finished_at = 0 ORDER BY created_at, pipeline_id, execution_id`)
+		created_at, updated_at, finished_at, prompted, hinted, trigger_at FROM followed WHERE finished_at = 0
+		ORDER BY created_at, pipeline_id, execution_id`)
 	if err != nil {
 		return nil, fmt.Errorf("followed executions: %w", err)
 	}
@@ -63,26 +68,29 @@ func (s *Store) Active(ctx context.Context) ([]Followed, error) {
 	for rows.Next() {
 		var f Followed
 		var status, prompted, hinted int
-		var created, updated, finished int64
+		var created, updated, finished, trigger int64
 		if err := rows.Scan(&f.PipelineID, &f.ExecutionID, &f.TaskName, &f.Channel, &f.TS, &f.StartedBy, &status,
-			&created, &updated, &finished, &prompted, &hinted); err != nil {
+			&created, &updated, &finished, &prompted, &hinted, &trigger); err != nil {
 			return nil, fmt.Errorf("followed executions: %w", err)
 		}
 		f.Status, f.CreatedAt, f.UpdatedAt, f.FinishedAt = api.Status(status), fromMillis(created), fromMillis(updated), fromMillis(finished)
-		f.Prompted, f.Hinted = prompted == 1, hinted == 1
+		f.Prompted, f.Hinted, f.TriggerAt = prompted == 1, hinted == 1, fromMillis(trigger)
 		out = append(out, f)
 	}
 	return out, rows.Err()
 }
 
-// UpdateFollowed records what the poller saw and did.
-func (s *Store) UpdateFollowed(ctx context.Context, f Followed) error {
-	if _, err := s.exec(ctx, `UPDATE followed SET status = ?, updated_at = ?, finished_at = ?, prompted = ?, hinted = ?
-		WHERE pipeline_id = ? AND execution_id = ?`, int(f.Status), millis(f.UpdatedAt), millis(f.FinishedAt), b2i(f.Prompted),
-		b2i(f.Hinted), f.PipelineID, f.ExecutionID); err != nil {
-		return fmt.Errorf("update followed: %w", err)
+// UpdateFollowed records what the poller saw, if the execution is still as
+// was says (its status, unfinished): a compare-and-set, so that when two
+// pollers race only one acts on a change. It reports whether it won.
+func (s *Store) UpdateFollowed(ctx context.Context, was api.Status, f Followed) (bool, error) {
+	n, err := s.exec(ctx, `UPDATE followed SET status = ?, updated_at = ?, finished_at = ?, prompted = ?, hinted = ?, trigger_at = ?
+		WHERE pipeline_id = ? AND execution_id = ? AND status = ? AND finished_at = 0`, int(f.Status), millis(f.UpdatedAt),
+		millis(f.FinishedAt), b2i(f.Prompted), b2i(f.Hinted), millis(f.TriggerAt), f.PipelineID, f.ExecutionID, int(was))
+	if err != nil {
+		return false, fmt.Errorf("update followed: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 func b2i(b bool) int {
@@ -152,11 +160,52 @@ const DecisionClosed api.ApprovalType = "closed"
 // ClosePrompt closes an undecided prompt; why says what happened. It
 // reports false when the prompt was decided or claimed meanwhile.
 func (s *Store) ClosePrompt(ctx context.Context, id, why string, at time.Time, status api.Status) (Prompt, bool, error) {
-	n, err := s.exec(ctx, `UPDATE prompts SET decision = ?, decided_at = ?, last_error = ?, status = ?
-		WHERE id = ? AND decision = '' AND deciding = ''`, string(DecisionClosed), millis(at), why, int(status), id)
+	// An uncertain prompt is closed too: its question is gone either way,
+	// and it must not block the next prompt for the same approval task.
+	n, err := s.exec(ctx, `UPDATE prompts SET decision = ?, decided_at = ?, last_error = ?, status = ?, deciding = '', uncertain = ''
+		WHERE id = ? AND decision = '' AND (deciding = '' OR uncertain <> '')`, string(DecisionClosed), millis(at), why, int(status), id)
 	if err != nil {
 		return Prompt{}, false, fmt.Errorf("close prompt: %w", err)
 	}
 	p, err := s.GetPrompt(ctx, id)
 	return p, n == 1, err
 }
+
+// ExpireConfirmations marks the unused confirmations of action on a release
+// task as no longer needed (a Continue hint once the run moved on) and
+// returns them, so that their messages can say so.
+func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, action api.Action, now time.Time) ([]Confirmation, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id FROM confirmations WHERE pipeline_id = ? AND action = ? AND used_by = ''`),
+		pipelineID, string(action))
+	if err != nil {
+		return nil, fmt.Errorf("expire confirmations: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("expire confirmations: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var out []Confirmation
+	for _, id := range ids {
+		n, err := s.exec(ctx, `UPDATE confirmations SET used_by = ?, used_at = ? WHERE id = ? AND used_by = ''`, Expired, millis(now), id)
+		if err != nil {
+			return nil, fmt.Errorf("expire confirmations: %w", err)
+		}
+		if n == 1 {
+			c, err := s.getConfirmation(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Expired is the UsedBy of a confirmation that releasebot withdrew.
+const Expired = "releasebot"

@@ -54,25 +54,34 @@ func (p *Prompt) Voters() []string {
 	return vs
 }
 
-// Message is what is sent upstream as the decision's comment: the one
-// comment, or each voter's, in the order they voted.
-func (p *Prompt) Message() string {
-	var parts []string
-	for _, u := range p.Voters() {
+// Message is what is sent upstream as the comment of decision: for agree,
+// the approvers' comments (the one, or each with its author); for refuse,
+// the refuser's reason. A refusal that failed upstream never rides along
+// with a later approval.
+func (p *Prompt) Message(decision api.ApprovalType) string {
+	voters := p.Approvals
+	if decision == api.ApprovalRefuse {
+		voters = []string{p.Deciding}
+	}
+	var authors, parts []string
+	for _, u := range voters {
 		if c := p.Comments[u]; c != "" {
-			parts = append(parts, c)
+			authors, parts = append(authors, u), append(parts, c)
 		}
 	}
 	if len(parts) <= 1 {
 		return strings.Join(parts, "")
 	}
-	parts = parts[:0]
-	for _, u := range p.Voters() {
-		if c := p.Comments[u]; c != "" {
-			parts = append(parts, u+": "+c)
-		}
+	for i := range parts {
+		parts[i] = authors[i] + ": " + parts[i]
 	}
 	return strings.Join(parts, "\n")
+}
+
+// StartedByAny reports whether user started the release, as recorded in
+// StartedBy (a comma-separated list: the first start and any retry).
+func (p *Prompt) StartedByAny(user string) bool {
+	return user != "" && contains(strings.Split(p.StartedBy, ","), user)
 }
 
 func contains(list []string, s string) bool {
@@ -283,7 +292,7 @@ func voteAllowed(p *Prompt, user string, decision api.ApprovalType, allowSelf bo
 		return &VoteError{Kind: VoteUncertain, Prompt: *p}
 	case p.Deciding != "":
 		return &VoteError{Kind: VoteDeciding, Prompt: *p}
-	case decision == api.ApprovalAgree && !allowSelf && (user == p.AskedBy || user == p.StartedBy):
+	case decision == api.ApprovalAgree && !allowSelf && (user == p.AskedBy || p.StartedByAny(user)):
 		return &VoteError{Kind: VoteSelf, Prompt: *p}
 	}
 	return nil

@@ -158,6 +158,10 @@ var migrations = []string{
 		owner TEXT NOT NULL,
 		until BIGINT NOT NULL
 	)`,
+	`ALTER TABLE followed ADD COLUMN trigger_at BIGINT NOT NULL DEFAULT 0`,
+	// MAX(seq) for each new entry must not scan the whole log.
+	`CREATE INDEX audit_seq ON audit (seq)`,
+	`CREATE INDEX votes_seq ON votes (prompt_id, seq)`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an

@@ -327,7 +327,7 @@ func TestPromptZeroTimesAndEmptyFields(t *testing.T) {
 		assert.True(t, p.DecidedAt.IsZero(), "DecidedAt: got %v, want zero", p.DecidedAt)
 		assert.Empty(t, p.Approvals)
 		assert.Empty(t, p.Voters())
-		assert.Equal(t, "", p.Message())
+		assert.Equal(t, "", p.Message(api.ApprovalAgree))
 		assert.NotNil(t, p.Comments, "Comments is a map, ready to read")
 	})
 }
@@ -406,7 +406,7 @@ func TestVoteQuorum(t *testing.T) {
 		assert.True(t, claimed, "second distinct approver: claimed")
 		assert.Equal(t, "U2", p.Deciding)
 		assert.Equal(t, []string{"U1", "U2"}, p.Voters())
-		assert.Equal(t, "U1: a\nU2: b", p.Message())
+		assert.Equal(t, "U1: a\nU2: b", p.Message(api.ApprovalAgree))
 	})
 }
 
@@ -430,7 +430,8 @@ func TestVoteRefusalClaimsAtOnce(t *testing.T) {
 		assert.Equal(t, "U9", p.Deciding)
 		assert.Equal(t, []string{"U2", "U1"}, p.Approvals, "approvals in the order they came")
 		assert.Equal(t, []string{"U2", "U1", "U9"}, p.Voters(), "approvers first, then the refuser")
-		assert.Equal(t, "U1: ok\nU9: broken", p.Message(), "only voters with a comment, in order")
+		assert.Equal(t, "broken", p.Message(api.ApprovalRefuse), "a refusal sends the refuser's reason only")
+		assert.Equal(t, "ok", p.Message(api.ApprovalAgree), "only voters with a comment; one is sent bare")
 	})
 }
 
@@ -448,7 +449,7 @@ func TestVoteChangeOfMind(t *testing.T) {
 		assert.True(t, claimed)
 		assert.Empty(t, p.Approvals, "an approver who then refuses no longer approves")
 		assert.Equal(t, []string{"U1"}, p.Voters())
-		assert.Equal(t, "no, broken", p.Message(), "one comment is sent bare")
+		assert.Equal(t, "no, broken", p.Message(api.ApprovalRefuse), "one comment is sent bare")
 	})
 }
 
@@ -622,7 +623,7 @@ func TestMessage(t *testing.T) {
 		{"one comment is bare", [][3]string{{"U1", "agree", "a"}}, "a"},
 		{"one of two commented is bare", [][3]string{{"U1", "agree", ""}, {"U2", "agree", "b"}}, "b"},
 		{"two comments", [][3]string{{"U1", "agree", "a"}, {"U2", "agree", "b"}}, "U1: a\nU2: b"},
-		{"approver and refuser", [][3]string{{"U2", "agree", "a"}, {"U1", "refuse", "b"}}, "U2: a\nU1: b"},
+		{"approver and refuser", [][3]string{{"U2", "agree", "a"}, {"U1", "refuse", "b"}}, "b"},
 		{"comment replaced", [][3]string{{"U1", "agree", "a"}, {"U2", "agree", "b"}, {"U1", "agree", "c"}}, "U1: c\nU2: b"},
 	}
 	eachDriver(t, func(t *testing.T, driver string) {
@@ -640,7 +641,7 @@ func TestMessage(t *testing.T) {
 					p, _, err = s.Vote(ctx, id, v[0], api.ApprovalType(v[1]), v[2], false, t0)
 					require.NoError(t, err)
 				}
-				assert.Equal(t, c.want, p.Message(), "Message() after votes %v", c.votes)
+				assert.Equal(t, c.want, p.Message(api.ApprovalType(c.votes[len(c.votes)-1][1])), "Message() after votes %v", c.votes)
 			})
 		}
 	})
@@ -737,7 +738,7 @@ func TestRejectedVoteIsNotStored(t *testing.T) {
 	p, err := s.GetPrompt(ctx, "P1")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"U1"}, p.Voters(), "voters after U2's refusal was rejected")
-	assert.Equal(t, "ship it", p.Message(), "the message U1 sends upstream with its approval")
+	assert.Equal(t, "ship it", p.Message(api.ApprovalAgree), "the message U1 sends upstream with its approval")
 }
 
 func TestConfirmation(t *testing.T) {
@@ -935,7 +936,7 @@ func TestRestart(t *testing.T) {
 		p, claimed, err := s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "b", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "the quorum's second vote after a restart: claimed")
-		assert.Equal(t, "U1: a\nU2: b", p.Message())
+		assert.Equal(t, "U1: a\nU2: b", p.Message(api.ApprovalAgree))
 
 		c, err := s.TakeConfirmation(ctx, "K1", "U1", true, t0.Add(time.Minute), 5*time.Minute)
 		require.NoError(t, err, "a confirmation after a restart")

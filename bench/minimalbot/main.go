@@ -1,0 +1,70 @@
+// Command minimalbot is the benchmark's baseline: the least a slack-go Socket
+// Mode bot can do per slash command. It acknowledges at once, then, in a
+// goroutine, calls the upstream action once and posts one channel message.
+// It reads the same variables as releasebot, plus MINIMALBOT_PIPELINE_ID.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+func main() {
+	api := slack.New(os.Getenv("SLACK_BOT_TOKEN"),
+		slack.OptionAppLevelToken(os.Getenv("SLACK_APP_TOKEN")),
+		slack.OptionAPIURL(os.Getenv("SLACK_API_URL")))
+	client := socketmode.New(api)
+	actionURL := fmt.Sprintf("%s/v3/%s/pipeline/pipelines/%s/action?action_id=start",
+		os.Getenv("SERVICESTAGE_ENDPOINT"), os.Getenv("HUAWEICLOUD_PROJECT_ID"), os.Getenv("MINIMALBOT_PIPELINE_ID"))
+	token := os.Getenv("HUAWEICLOUD_AUTH_TOKEN")
+
+	go func() {
+		for evt := range client.Events {
+			if evt.Type != socketmode.EventTypeSlashCommand {
+				continue
+			}
+			cmd, _ := evt.Data.(slack.SlashCommand)
+			client.Ack(*evt.Request)
+			go func() {
+				text := "started: " + cmd.Text
+				if err := start(actionURL, token); err != nil {
+					text = "failed: " + err.Error()
+				}
+				if _, _, err := api.PostMessage(cmd.ChannelID, slack.MsgOptionText(text, false)); err != nil {
+					fmt.Fprintln(os.Stderr, "minimalbot: post:", err)
+				}
+			}()
+		}
+	}()
+	if err := client.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "minimalbot:", err)
+		os.Exit(1)
+	}
+}
+
+// start sends the upstream action once and reads the answer.
+func start(url, token string) error {
+	req, err := http.NewRequest(http.MethodPost, url, http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("upstream answered %s", resp.Status)
+	}
+	return nil
+}

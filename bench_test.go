@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/internal/fakeslack"
+	"github.com/releasebot/releasebot/store/storetest"
+)
+
+// benchUpstream answers a list with one release task and accepts any number
+// of starts at once, with no delay: the bot is what is measured.
+func benchUpstream() (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			fmt.Fprintf(w, `{"id":%d,"pipeline_id":"caf409b1-10df-483a-b14d-7b05f7e12c88","status":4}`, n.Add(1))
+			return
+		}
+		_, _ = w.Write([]byte(`{"pipelines":[{"id":"caf409b1-10df-483a-b14d-7b05f7e12c88","name":"bench-task","status":4}]}`))
+	}))
+	return srv, &n
+}
+
+// BenchmarkCommandEndToEnd measures /release start from envelope to channel
+// message through the real bot, in process, so that a CPU profile shows the
+// bot's own costs: go test -run '^$' -bench CommandEndToEnd -cpuprofile cpu.out .
+func BenchmarkCommandEndToEnd(b *testing.B) {
+	up, _ := benchUpstream()
+	defer up.Close()
+	fs := fakeslack.New(fakeslack.Options{})
+	defer fs.Close()
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": fakeslack.DefaultBotToken, "SLACK_APP_TOKEN": fakeslack.DefaultAppToken, "SLACK_API_URL": fs.APIURL(),
+		"SERVICESTAGE_ENDPOINT": up.URL, "HUAWEICLOUD_PROJECT_ID": "benchproject", "HUAWEICLOUD_AUTH_TOKEN": "bench-token",
+		"RELEASEBOT_OPERATORS": "*", "RELEASEBOT_DATABASE_URL": "sqlite:" + storetest.DSN(b, "sqlite"),
+		"RELEASEBOT_HTTP_ADDR": "127.0.0.1:0", "RELEASEBOT_POLL_INTERVAL": "1h",
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, zerolog.Nop()) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := fs.WaitConnected(wctx, 1); err != nil {
+		b.Fatal(err)
+	}
+
+	posted := func() int { return fs.CallCount()["chat.postMessage"] }
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := fs.SendSlashCommand(wctx, fakeslack.SlashCommand{Text: "start bench-task"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for posted() < b.N {
+		select {
+		case <-wctx.Done():
+			b.Fatalf("%d of %d commands posted", posted(), b.N)
+		case <-tick.C:
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+}
