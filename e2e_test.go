@@ -1164,3 +1164,18 @@ func TestE2ESlackFaults(t *testing.T) {
 		assert.Len(t, h.up.actions(), 1)
 	})
 }
+
+func TestE2EContinueHintWithdrawn(t *testing.T) {
+	h := startBot(t, following)
+	h.command(t, alice, "start data-pipeline")
+	ts := h.tsOf(t, h.posted(t, "started *data-pipeline*")).Params["ts"]
+	h.clock.Advance(time.Minute)
+	hint := h.tsOf(t, h.threadReply(t, ts, "is paused (7)"))
+	h.command(t, alice, "continue data-pipeline")
+	h.posted(t, "continued *data-pipeline*")
+	h.editOf(t, hint.Params["ts"], "is no longer paused")
+	before := len(h.up.actions())
+	h.click(t, alice, hint, "confirm")
+	h.reply(t, alice, "no longer needed")
+	assert.Len(t, h.up.actions(), before, "an old Continue button sends nothing")
+}
