@@ -176,6 +176,11 @@ func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func())
 		})
 	}
 	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of the instance:\n%s", logs.String())
+		}
+	})
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	require.NoError(t, h.slack.WaitConnected(wctx, before+1))

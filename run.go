@@ -25,7 +25,7 @@ import (
 // Tests call it directly, as main does.
 func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	m := newMetrics()
-	releases, closeUpstream, err := newUpstream(ctx, cfg, log, m.instrument(http.DefaultTransport.(*http.Transport).Clone()))
+	releases, closeUpstream, err := newUpstream(ctx, cfg, log, m.instrument(newTransport()))
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		BotToken:    cfg.SlackBotToken.Reveal(),
 		AppToken:    cfg.SlackAppToken.Reveal(),
 		APIURL:      cfg.SlackAPIURL,
-		HTTPClient:  &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient:  &http.Client{Timeout: 30 * time.Second, Transport: newTransport()},
 		OnAck:       func(d time.Duration) { m.ack.Observe(d.Seconds()) },
 		OnReconnect: m.reconnect.Inc,
 	}, log)
@@ -157,4 +157,12 @@ func newLogger(w io.Writer, cfg config.Config) zerolog.Logger {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: w != os.Stdout}
 	}
 	return zerolog.New(w).Level(cfg.LogLevel).With().Timestamp().Logger()
+}
+
+// newTransport keeps enough idle connections per host for bursts of
+// commands: Go's default of two makes a burst open a connection per call.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 128
+	return t
 }

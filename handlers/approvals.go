@@ -105,7 +105,7 @@ func (ap *approvals) approveClick(ctx context.Context, a bot.Action, out *outcom
 	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
 		return err
 	}
-	return ap.decide(ctx, a.Value, a.UserID, api.ApprovalAgree, "", out)
+	return ap.decide(ctx, a.Value, a.UserID, api.ApprovalAgree, "", a.MessageTS, out)
 }
 
 // refuseClick handles the Refuse button: it opens the modal that asks for
@@ -145,12 +145,17 @@ func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *ou
 	if reason == "" {
 		return usagef("A refusal needs a reason; nothing was sent.")
 	}
-	return ap.decide(ctx, p.ID, s.UserID, api.ApprovalRefuse, reason, out)
+	return ap.decide(ctx, p.ID, s.UserID, api.ApprovalRefuse, reason, "", out)
 }
 
 // decide records a vote from a button or the modal, then sends.
-func (ap *approvals) decide(ctx context.Context, id, user string, decision api.ApprovalType, comment string, out *outcome) error {
+// clickedTS, when set, is the prompt's message as clicked: known even before
+// the prompt's ts was stored.
+func (ap *approvals) decide(ctx context.Context, id, user string, decision api.ApprovalType, comment, clickedTS string, out *outcome) error {
 	p, claimed, err := ap.store.Vote(ctx, id, user, decision, comment, ap.allowSelf, ap.now())
+	if p.TS == "" {
+		p.TS = clickedTS
+	}
 	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
 	if out.entry.Channel == "" {
 		out.entry.Channel = p.Channel
@@ -180,6 +185,9 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 		// The upstream error is the one to report; a failed update of the
 		// prompt would only hide it.
 		if after, serr := record(ctx, p.ID, text); serr == nil {
+			if after.TS == "" {
+				after.TS = p.TS
+			}
 			_ = ap.slack.Update(ctx, after.Channel, after.TS, renderPrompt(&after))
 		}
 		return err
@@ -187,6 +195,9 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 	done, err := ap.store.Decided(ctx, p.ID, decision, p.Deciding, ap.now(), e)
 	if err != nil {
 		return err
+	}
+	if done.TS == "" {
+		done.TS = p.TS
 	}
 	ap.metrics.Decision(string(decision))
 	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
@@ -204,5 +215,6 @@ func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision 
 	if err != nil {
 		return err
 	}
-	return ap.follow(ctx, task, e, done.Channel, ts, done.DecidedBy)
+	ap.follow(task, e, done.Channel, ts, done.DecidedBy, out)
+	return nil
 }

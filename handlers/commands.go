@@ -15,6 +15,7 @@ import (
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/store"
 )
 
 // Releases is the part of the ServiceStage client the handlers use.
@@ -93,9 +94,11 @@ type (
 	submissionFunc func(ctx context.Context, s bot.Submission, out *outcome) error
 )
 
-// outcome is what one command or click did, for its log line and audit entry.
+// outcome is what one command or click did, for its log line, its audit
+// entry and what finish records with it.
 type outcome struct {
-	entry AuditEntry
+	entry  AuditEntry
+	follow *store.Followed // an execution to follow from now on
 }
 
 // Router maps every /release verb, button and modal to its handler.
@@ -134,7 +137,7 @@ func New(d Deps) *Router {
 		actions:     map[string]actionFunc{},
 		submissions: map[string]submissionFunc{},
 	}
-	res := &resolver{releases: d.Releases, aliases: d.Aliases}
+	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, store: d.Store, now: d.Now}
 	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
 	if d.PollInterval <= 0 {
@@ -276,9 +279,10 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, res
 		e.Outcome = "ok"
 	}
 	rt.metrics.Command(rt.verbLabel(kind, e.Verb), outcomeLabel(err))
-	if e.Verb != "" && e.Verb != VerbHelp {
-		if aerr := rt.store.AddAudit(ctx, *e); aerr != nil {
-			rt.log.Error().Err(aerr).Str("envelope_id", envelope).Msg("audit entry lost")
+	if (e.Verb != "" && e.Verb != VerbHelp) || out.follow != nil {
+		// One transaction for the audit entry and the following.
+		if rerr := rt.store.Record(ctx, *e, out.follow, false); rerr != nil {
+			rt.log.Error().Err(rerr).Str("envelope_id", envelope).Msg("audit entry and following lost")
 		}
 	}
 	ev := rt.log.Info()

@@ -60,6 +60,8 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 	}
 	out.entry.Execution, out.entry.Outcome = e.ID, e.Status.Label()
 	if action == api.ActionStart {
+		// At once, not with the audit entry: separation of duties must know
+		// the starter before anyone can ask for an approval.
 		if err := o.store.SetStartedBy(ctx, task.ID, user, o.now()); err != nil {
 			return err
 		}
@@ -69,15 +71,17 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 		// ServiceStage did it: say so, whatever kept the channel message out.
 		return notPosted(err, fmt.Sprintf("%s %s: execution %s, %s.", past[action], escape(task.Name), code(e.ID), e.Status.Label()))
 	}
-	return o.follow(ctx, task, e, channel, ts, user)
+	o.follow(task, e, channel, ts, user, out)
+	return nil
 }
 
-// follow has the poller follow e, editing the message at ts.
-func (o *operations) follow(ctx context.Context, task api.ReleaseTask, e *api.Execution, channel, ts, user string) error {
-	return o.store.Follow(ctx, store.Followed{
+// follow has the poller follow e, editing the message at ts; finish records
+// it with the audit entry, in one transaction.
+func (o *operations) follow(task api.ReleaseTask, e *api.Execution, channel, ts, user string, out *outcome) {
+	out.follow = &store.Followed{
 		PipelineID: task.ID, ExecutionID: e.ID, TaskName: task.Name, Channel: channel, TS: ts,
 		StartedBy: user, Status: e.Status, CreatedAt: o.now(),
-	})
+	}
 }
 
 // askConfirmation handles stop and rollback: it posts a confirmation that
@@ -119,6 +123,10 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return confirmationError(err)
 		}
 		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
+		if a.MessageTS != "" {
+			// The message clicked: known even before its ts was stored.
+			conf.TS = a.MessageTS
+		}
 		if !confirmed {
 			out.entry.Outcome = "cancelled"
 			return o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, false, a.UserID, now, ""))

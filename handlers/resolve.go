@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/releasebot/releasebot/api"
 )
@@ -14,15 +17,81 @@ import (
 type resolver struct {
 	releases Releases
 	aliases  map[string]string // alias → release task ID
+	ttl      time.Duration     // how long a list answers for names
+	now      func() time.Time
+
+	mu       sync.Mutex
+	tasks    []api.ReleaseTask
+	listedAt time.Time
+	inflight *listCall
 }
 
-// resolve lists the release tasks once and matches typed against them. An
-// unknown or ambiguous name is a userError that lists the closest names.
+type listCall struct {
+	done  chan struct{}
+	tasks []api.ReleaseTask
+	err   error
+}
+
+// list returns the release tasks: a list at most ttl old, unless fresh, and
+// one request shared by every command that asks while it is in flight, so
+// that a burst of commands costs one list, not one each.
+func (r *resolver) list(ctx context.Context, fresh bool) ([]api.ReleaseTask, error) {
+	r.mu.Lock()
+	if !fresh && r.tasks != nil && r.now().Sub(r.listedAt) < r.ttl {
+		tasks := r.tasks
+		r.mu.Unlock()
+		return tasks, nil
+	}
+	call := r.inflight
+	if call == nil {
+		call = &listCall{done: make(chan struct{})}
+		r.inflight = call
+		go func() {
+			// Its own bound: the first asker leaving must not fail the others.
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			tasks, err := r.releases.ListReleaseTasks(lctx)
+			r.mu.Lock()
+			if err == nil {
+				r.tasks, r.listedAt = tasks, r.now()
+			}
+			r.inflight = nil
+			r.mu.Unlock()
+			call.tasks, call.err = tasks, err
+			close(call.done)
+		}()
+	}
+	r.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.tasks, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// resolve matches typed against the release tasks. An unknown or ambiguous
+// name is a userError that lists the closest names; before saying so, it
+// looks again at a fresh list, in case the task is new.
 func (r *resolver) resolve(ctx context.Context, typed string) (api.ReleaseTask, error) {
-	tasks, err := r.releases.ListReleaseTasks(ctx)
+	tasks, err := r.list(ctx, false)
 	if err != nil {
 		return api.ReleaseTask{}, err
 	}
+	task, err := r.match(typed, tasks)
+	var ue *userError
+	if errors.As(err, &ue) && ue.kind == kindNotFound {
+		if tasks, err = r.list(ctx, true); err != nil {
+			return api.ReleaseTask{}, err
+		}
+		return r.match(typed, tasks)
+	}
+	return task, err
+}
+
+// match finds typed among tasks: an alias, an exact name, a name in another
+// case, or an ID.
+func (r *resolver) match(typed string, tasks []api.ReleaseTask) (api.ReleaseTask, error) {
 	if id, ok := r.aliases[typed]; ok {
 		for _, t := range tasks {
 			if t.ID == id {

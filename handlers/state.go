@@ -37,7 +37,10 @@ type Store interface {
 	SetStartedBy(ctx context.Context, pipelineID, user string, at time.Time) error
 	StartedBy(ctx context.Context, pipelineID string) (string, error)
 
-	AddAudit(ctx context.Context, e store.AuditEntry) error
+	// Record appends e to the audit log and, in the same transaction, starts
+	// following f (if not nil) and remembers that e.User started
+	// e.PipelineID (if startedBy).
+	Record(ctx context.Context, e store.AuditEntry, f *store.Followed, startedBy bool) error
 	LastAudit(ctx context.Context, n int, pipelineID string) ([]store.AuditEntry, error)
 
 	Follow(ctx context.Context, f store.Followed) error

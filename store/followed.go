@@ -33,16 +33,21 @@ type Followed struct {
 // message; one followed to its end before (a retried execution keeps its
 // ID) is followed again, through the new message.
 func (s *Store) Follow(ctx context.Context, f Followed) error {
-	if _, err := s.exec(ctx, `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
-			started_by = excluded.started_by, status = excluded.status, created_at = excluded.created_at,
-			updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
-		WHERE followed.finished_at <> 0`, f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS,
-		f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt)); err != nil {
+	if _, err := s.exec(ctx, upsertFollowed, followArgs(f)...); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	return nil
+}
+
+const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
+		started_by = excluded.started_by, status = excluded.status, created_at = excluded.created_at,
+		updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
+	WHERE followed.finished_at <> 0`
+
+func followArgs(f Followed) []any {
+	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt)}
 }
 
 // IsFollowed reports whether an execution is followed (or was, to its end).

@@ -99,12 +99,14 @@ func (s *Store) getConfirmation(ctx context.Context, id string) (Confirmation, e
 
 // SetStartedBy remembers who last started a release task through releasebot.
 func (s *Store) SetStartedBy(ctx context.Context, pipelineID, user string, at time.Time) error {
-	if _, err := s.exec(ctx, `INSERT INTO starts (pipeline_id, user_id, at) VALUES (?, ?, ?)
-		ON CONFLICT (pipeline_id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at`, pipelineID, user, millis(at)); err != nil {
+	if _, err := s.exec(ctx, upsertStart, pipelineID, user, millis(at)); err != nil {
 		return fmt.Errorf("record start: %w", err)
 	}
 	return nil
 }
+
+const upsertStart = `INSERT INTO starts (pipeline_id, user_id, at) VALUES (?, ?, ?)
+	ON CONFLICT (pipeline_id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at`
 
 // StartedBy returns who last started a release task through releasebot, or "".
 func (s *Store) StartedBy(ctx context.Context, pipelineID string) (string, error) {
@@ -137,12 +139,17 @@ type AuditEntry struct {
 func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
 	// seq orders entries of the same millisecond; replicas may tie, which
 	// only makes their order within that millisecond arbitrary.
-	if _, err := s.exec(ctx, `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome)
-		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome); err != nil {
+	if _, err := s.exec(ctx, insertAudit, auditArgs(e)...); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+const insertAudit = `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome)
+	VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func auditArgs(e AuditEntry) []any {
+	return []any{millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome}
 }
 
 // LastAudit returns up to n entries, newest first, for pipelineID ("" = all).
@@ -174,4 +181,32 @@ func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]Audi
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Record appends e to the audit log and, in the same transaction, starts
+// following f (when not nil) and remembers that e.User started e.PipelineID
+// (when startedBy): one commit for all that one command did.
+func (s *Store) Record(ctx context.Context, e AuditEntry, f *Followed, startedBy bool) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, s.rebind(insertAudit), auditArgs(e)...); err != nil {
+		return fmt.Errorf("record: audit: %w", err)
+	}
+	if f != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(upsertFollowed), followArgs(*f)...); err != nil {
+			return fmt.Errorf("record: follow: %w", err)
+		}
+	}
+	if startedBy {
+		if _, err := tx.ExecContext(ctx, s.rebind(upsertStart), e.PipelineID, e.User, millis(e.At)); err != nil {
+			return fmt.Errorf("record: start: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
 }

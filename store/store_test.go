@@ -1042,3 +1042,35 @@ func TestSQLitePathIsEscaped(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		e := store.AuditEntry{At: t0, User: "U1", Channel: "C1", Verb: "start", TaskName: "web", PipelineID: "pipe-1",
+			Sent: "action start", Execution: "E1", Outcome: "Releasing (4)"}
+		f := &store.Followed{PipelineID: "pipe-1", ExecutionID: "E1", TaskName: "web", Channel: "C1", TS: "1.1",
+			StartedBy: "U1", Status: api.StatusReleasing, CreatedAt: t0}
+		require.NoError(t, s.Record(ctx, e, f, true))
+
+		audit, err := s.LastAudit(ctx, 5, "")
+		require.NoError(t, err)
+		require.Len(t, audit, 1)
+		assert.Equal(t, "E1", audit[0].Execution)
+		active, err := s.Active(ctx)
+		require.NoError(t, err)
+		require.Len(t, active, 1)
+		assert.Equal(t, "1.1", active[0].TS)
+		who, err := s.StartedBy(ctx, "pipe-1")
+		require.NoError(t, err)
+		assert.Equal(t, "U1", who)
+
+		require.NoError(t, s.Record(ctx, store.AuditEntry{At: t0, User: "U2", Verb: "status"}, nil, false))
+		audit, err = s.LastAudit(ctx, 5, "")
+		require.NoError(t, err)
+		assert.Len(t, audit, 2)
+		who, err = s.StartedBy(ctx, "pipe-1")
+		require.NoError(t, err)
+		assert.Equal(t, "U1", who, "only a start records who started")
+	})
+}
