@@ -20,9 +20,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,14 +40,19 @@ const (
 var (
 	flagN        = flag.Int("n", 1000, "slash commands per ack-latency burst, and operations in flight")
 	flagE2E      = flag.Int("e2e", 2000, "slash commands in the end-to-end throughput run")
-	flagFollowed = flag.Int("followed", 1000, "executions followed in the polling run")
-	flagRounds   = flag.Int("rounds", 2, "alternating runs of releasebot and the minimal bot per comparison (the median is kept)")
+	flagFollowed = flag.String("followed", "1,1000", "executions followed in the polling runs, one run per comma-separated count")
+	flagRounds   = flag.Int("rounds", 3, "alternating runs of releasebot and the minimal bot per comparison (the median is kept)")
+	flagOnly     = flag.String("only", "", "run only these scenarios, comma-separated: idle,paced,b2b,e2e,follow (the table then shows only what ran)")
+	flagEnv      = flag.String("env", "", "extra environment for both bots, K=V,K=V (for experiments, e.g. GOGC=200)")
 	flagKeep     = flag.Bool("keep", false, "keep the temporary directory (binaries, databases, child logs)")
-	flagPerf     = flag.String("perf", "", "record each end-to-end run with `perf record -g` into this directory (Linux perf must be installed)")
+	flagPerf     = flag.String("perf", "", "record each bot during paced bursts and end-to-end runs with `perf record -g` into this `dir` (needs Linux perf)")
 )
 
 func main() {
 	flag.Parse()
+	// The fakes keep every call and envelope; a larger GC target keeps their
+	// collections from stealing CPU from the bot being measured.
+	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := mainErr(ctx)
 	stop()
@@ -165,6 +172,12 @@ func (b *bench) start(ctx context.Context, which string, delay time.Duration, en
 	for k, v := range env {
 		vars[k] = v
 	}
+	if *flagEnv != "" {
+		for _, kv := range strings.Split(*flagEnv, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+	}
 	logPath := filepath.Join(b.dir, fmt.Sprintf("child-%d-%s.log", b.runs, strings.ReplaceAll(which, " ", "-")))
 	if w.c, err = startChild(ctx, which, b.bins[which], logPath, vars); err != nil {
 		return nil, err
@@ -178,62 +191,93 @@ func (b *bench) start(ctx context.Context, which string, delay time.Duration, en
 	return w, nil
 }
 
-// results is everything the table shows.
+// results is everything the table shows; a nil or empty field did not run.
 type results struct {
-	paced            map[string]pacedRun
-	b2b              map[string][]latencies
-	e2e              map[string][]throughput
-	idle             map[string]memory
+	idle      map[string]memory
+	paced     map[string][]pacedRun
+	b2b       map[string][]latencies
+	e2e       map[string][]throughput
+	following []followRun
+}
+
+// followRun is one polling run.
+type followRun struct {
+	n                int
 	listsPerInterval float64
 	listWindow       string
 	records          int
-	followedSeen     string
-	notes            []string
+	followedSeen     string // what releasebot_followed_executions says
+}
+
+// scenario reports whether -only lets name run.
+func scenario(name string) bool {
+	return *flagOnly == "" || slices.Contains(strings.Split(*flagOnly, ","), name)
 }
 
 func (b *bench) all(ctx context.Context) (*results, error) {
-	r := &results{paced: map[string]pacedRun{}, b2b: map[string][]latencies{}, e2e: map[string][]throughput{}, idle: map[string]memory{}}
-
-	for _, which := range []string{releasebot, minimal} {
-		progress("idle memory: %s", which)
-		m, err := b.idle(ctx, which)
-		if err != nil {
-			return nil, fmt.Errorf("idle memory of %s: %w", which, err)
+	if *flagOnly != "" {
+		for _, name := range strings.Split(*flagOnly, ",") {
+			if !slices.Contains([]string{"idle", "paced", "b2b", "e2e", "follow"}, name) {
+				return nil, fmt.Errorf("-only: unknown scenario %q (idle, paced, b2b, e2e, follow)", name)
+			}
 		}
-		r.idle[which] = m
 	}
-
-	for _, which := range []string{releasebot, minimal} {
-		progress("ack latency: %d slash commands paced at 1,000/s, upstream 2 s: %s", *flagN, which)
-		p, err := b.paced(ctx, which)
-		if err != nil {
-			return nil, fmt.Errorf("paced burst, %s: %w", which, err)
-		}
-		r.paced[which] = p
-	}
-
+	r := &results{idle: map[string]memory{}, paced: map[string][]pacedRun{}, b2b: map[string][]latencies{}, e2e: map[string][]throughput{}}
 	order := alternate(*flagRounds)
-	for _, which := range order {
-		progress("ack latency: %d slash commands back to back, upstream 2 s: %s", *flagN, which)
-		l, err := b.backToBack(ctx, which)
-		if err != nil {
-			return nil, fmt.Errorf("back-to-back burst, %s: %w", which, err)
-		}
-		r.b2b[which] = append(r.b2b[which], l)
-	}
 
-	for _, which := range order {
-		progress("end to end: %d slash commands, upstream 0 s: %s", *flagE2E, which)
-		t, err := b.endToEnd(ctx, which)
-		if err != nil {
-			return nil, fmt.Errorf("end-to-end run, %s: %w", which, err)
+	if scenario("idle") {
+		for _, which := range []string{releasebot, minimal} {
+			progress("idle memory: %s", which)
+			m, err := b.idle(ctx, which)
+			if err != nil {
+				return nil, fmt.Errorf("idle memory of %s: %w", which, err)
+			}
+			r.idle[which] = m
 		}
-		r.e2e[which] = append(r.e2e[which], t)
 	}
-
-	progress("following %d executions, polling every 1 s", *flagFollowed)
-	if err := b.following(ctx, r); err != nil {
-		return nil, fmt.Errorf("following: %w", err)
+	if scenario("paced") {
+		for _, which := range order {
+			progress("ack latency and memory: %d slash commands paced at 1,000/s, upstream 2 s: %s", *flagN, which)
+			p, err := b.paced(ctx, which)
+			if err != nil {
+				return nil, fmt.Errorf("paced burst, %s: %w", which, err)
+			}
+			r.paced[which] = append(r.paced[which], p)
+		}
+	}
+	if scenario("b2b") {
+		for _, which := range order {
+			progress("ack latency: %d slash commands back to back, upstream 2 s: %s", *flagN, which)
+			l, err := b.backToBack(ctx, which)
+			if err != nil {
+				return nil, fmt.Errorf("back-to-back burst, %s: %w", which, err)
+			}
+			r.b2b[which] = append(r.b2b[which], l)
+		}
+	}
+	if scenario("e2e") {
+		for _, which := range order {
+			progress("end to end: %d slash commands, upstream 0 s: %s", *flagE2E, which)
+			t, err := b.endToEnd(ctx, which)
+			if err != nil {
+				return nil, fmt.Errorf("end-to-end run, %s: %w", which, err)
+			}
+			r.e2e[which] = append(r.e2e[which], t)
+		}
+	}
+	if scenario("follow") {
+		for _, f := range strings.Split(*flagFollowed, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("-followed: %q is not a count", f)
+			}
+			progress("following %d executions, polling every 1 s", n)
+			fr, err := b.following(ctx, n)
+			if err != nil {
+				return nil, fmt.Errorf("following %d: %w", n, err)
+			}
+			r.following = append(r.following, fr)
+		}
 	}
 	return r, nil
 }
@@ -288,8 +332,8 @@ func (l latencies) pct(p float64) time.Duration {
 	return l[min(max(i, 0), len(l)-1)]
 }
 
-// send delivers n `/release start bench-task` commands, every gap (0: back
-// to back), and returns the envelopes and when the first was sent.
+// send delivers n `/release start bench-task` commands, one every gap (0:
+// back to back), and returns their envelopes.
 func send(ctx context.Context, fs *fakeslack.Server, n int, gap time.Duration) ([]*fakeslack.Envelope, error) {
 	envs := make([]*fakeslack.Envelope, 0, n)
 	start := time.Now()
@@ -336,9 +380,10 @@ func acks(ctx context.Context, envs []*fakeslack.Envelope) (latencies, error) {
 // pacedRun is the outcome of a paced burst.
 type pacedRun struct {
 	acks     latencies
-	mem      memory // the most seen while the commands ran
-	inFlight int64  // the most upstream calls in flight at once
-	posted   int    // outcomes posted before sampling stopped
+	mem      memory  // the most seen while the commands ran
+	inFlight int64   // the most upstream calls in flight at once
+	posted   int     // outcomes posted before sampling stopped
+	cpu      float64 // cores the bot used from the first send to the last ack
 }
 
 // paced sends *flagN commands at 1,000/s while every upstream call takes
@@ -375,12 +420,23 @@ func (b *bench) paced(ctx context.Context, which string) (pacedRun, error) {
 		return <-sampled
 	}
 
-	envs, err := send(ctx, w.fs, *flagN, time.Millisecond)
+	stopPerf, err := b.perf(w.c, "paced-"+which)
 	if err != nil {
 		stop()
 		return pacedRun{}, err
 	}
+	cpu0, _ := w.c.cpu()
+	start := time.Now()
+	envs, err := send(ctx, w.fs, *flagN, time.Millisecond)
+	if err != nil {
+		stopPerf()
+		stop()
+		return pacedRun{}, err
+	}
 	l, err := acks(ctx, envs)
+	cpu1, _ := w.c.cpu()
+	burst := time.Since(start)
+	stopPerf()
 	if err != nil {
 		stop()
 		return pacedRun{}, err
@@ -392,7 +448,8 @@ func (b *bench) paced(ctx context.Context, which string) (pacedRun, error) {
 	if werr != nil && ctx.Err() != nil {
 		return pacedRun{}, context.Cause(ctx)
 	}
-	return pacedRun{acks: l, mem: m, inFlight: w.up.peak.Load(), posted: w.fs.CallCount()["chat.postMessage"]}, nil
+	return pacedRun{acks: l, mem: m, inFlight: w.up.peak.Load(), posted: w.fs.CallCount()["chat.postMessage"],
+		cpu: float64(cpu1-cpu0) / 100 / burst.Seconds()}, nil
 }
 
 // waitPosts waits for the n-th chat.postMessage and returns when it came.
@@ -449,10 +506,11 @@ func (b *bench) endToEnd(ctx context.Context, which string) (throughput, error) 
 		return throughput{}, fmt.Errorf("warm-up: %w", err)
 	}
 
-	stopPerf, err := b.perf(w.c, which)
+	stopPerf, err := b.perf(w.c, "e2e-"+which)
 	if err != nil {
 		return throughput{}, err
 	}
+	defer stopPerf()
 	childCPU0, _ := w.c.cpu()
 	benchCPU0, _ := selfCPU()
 	start := time.Now()
@@ -467,13 +525,13 @@ func (b *bench) endToEnd(ctx context.Context, which string) (throughput, error) 
 		return throughput{}, err
 	}
 	if err := <-done; err != nil {
+		stopPerf()
 		return throughput{}, fmt.Errorf("%d channel messages after %d commands: %w",
 			len(w.fs.Calls("chat.postMessage"))-warm, *flagE2E, err)
 	}
 	took := last.Sub(start)
 	childCPU1, _ := w.c.cpu()
 	benchCPU1, _ := selfCPU()
-	stopPerf()
 	t := throughput{
 		perSecond: float64(*flagE2E) / took.Seconds(),
 		took:      took,
@@ -506,13 +564,17 @@ func (b *bench) perf(c *child, which string) (func(), error) {
 	out := filepath.Join(*flagPerf, fmt.Sprintf("%s-%d.data", strings.ReplaceAll(which, " ", "-"), b.runs))
 	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-o", out, "-p", strconv.Itoa(c.cmd.Process.Pid))
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}
 	progress("perf recording %s into %s", which, out)
+	var once sync.Once
 	return func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
 	}, nil
 }
 
@@ -525,10 +587,10 @@ func selfCPU() (int64, error) {
 	return parseStatCPU(data)
 }
 
-// following has releasebot follow *flagFollowed executions whose status
-// never moves, polling every second, and counts the upstream requests.
-func (b *bench) following(ctx context.Context, r *results) error {
-	ids := make([]string, *flagFollowed)
+// following has releasebot follow n executions whose status never moves,
+// polling every second, and counts the upstream requests.
+func (b *bench) following(ctx context.Context, n int) (followRun, error) {
+	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("f011e0ed-0000-4000-8000-%012d", i)
 	}
@@ -552,7 +614,7 @@ func (b *bench) following(ctx context.Context, r *results) error {
 	}
 	w, err := b.start(ctx, releasebot, 0, map[string]string{"RELEASEBOT_POLL_INTERVAL": "1s"}, ids, prepare)
 	if err != nil {
-		return err
+		return followRun{}, err
 	}
 	defer w.close()
 	ctx = w.c.ctx
@@ -563,12 +625,12 @@ func (b *bench) following(ctx context.Context, r *results) error {
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := w.up.waitCount(fctx, "list", 1); err != nil {
-		return fmt.Errorf("no poll within 5 s: %w", err)
+		return followRun{}, fmt.Errorf("no poll within 5 s: %w", err)
 	}
 	first := w.up.listTimes()[0]
 	end := first.Add(intervals*time.Second + 500*time.Millisecond)
 	if err := settle(ctx, time.Until(end)); err != nil {
-		return err
+		return followRun{}, err
 	}
 	lists := 0
 	for _, t := range w.up.listTimes()[1:] {
@@ -576,11 +638,13 @@ func (b *bench) following(ctx context.Context, r *results) error {
 			lists++
 		}
 	}
-	r.listsPerInterval = float64(lists) / intervals
-	r.listWindow = fmt.Sprintf("%d lists in %d intervals", lists, intervals)
-	r.records = w.up.counted("records")
-	r.followedSeen = followedGauge(ctx, w.httpAddr)
-	return nil
+	return followRun{
+		n:                n,
+		listsPerInterval: float64(lists) / intervals,
+		listWindow:       fmt.Sprintf("%d lists in %d intervals", lists, intervals),
+		records:          w.up.counted("records"),
+		followedSeen:     followedGauge(ctx, w.httpAddr),
+	}, nil
 }
 
 // followedGauge reads releasebot_followed_executions from /metrics.
