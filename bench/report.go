@@ -101,7 +101,7 @@ func (r *results) print(out io.Writer) bool {
 
 	fmt.Fprintf(out, `
 A releasebot "/release start bench-task" makes 2 upstream calls (a list of release tasks to resolve the name,
-then the start action), 3 SQLite writes and a chat.postMessage with blocks; the minimal bot makes 1 upstream
+then the start action; the list is shared by commands within 2 s), 1 SQLite commit and a chat.postMessage with blocks; the minimal bot makes 1 upstream
 call (the action) and posts plain text. "Upstream 2 s" delays every upstream answer, so a releasebot start
 spends 4 s upstream. Ack latency runs from the fake Slack writing the envelope to it reading the ack. Latency,
 throughput and in-flight memory are the median (memory: the largest) of %d alternating run(s) per bot, each a

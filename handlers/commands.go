@@ -97,8 +97,9 @@ type (
 // outcome is what one command or click did, for its log line, its audit
 // entry and what finish records with it.
 type outcome struct {
-	entry  AuditEntry
-	follow *store.Followed // an execution to follow from now on
+	entry     AuditEntry
+	follow    *store.Followed // an execution to follow from now on
+	startedBy bool            // entry.User started entry.PipelineID
 }
 
 // Router maps every /release verb, button and modal to its handler.
@@ -279,9 +280,9 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, res
 		e.Outcome = "ok"
 	}
 	rt.metrics.Command(rt.verbLabel(kind, e.Verb), outcomeLabel(err))
-	if (e.Verb != "" && e.Verb != VerbHelp) || out.follow != nil {
-		// One transaction for the audit entry and the following.
-		if rerr := rt.store.Record(ctx, *e, out.follow, false); rerr != nil {
+	if (e.Verb != "" && e.Verb != VerbHelp) || out.follow != nil || out.startedBy {
+		// One transaction: a start costs one commit, not three.
+		if rerr := rt.store.Record(ctx, *e, out.follow, out.startedBy); rerr != nil {
 			rt.log.Error().Err(rerr).Str("envelope_id", envelope).Msg("audit entry and following lost")
 		}
 	}

@@ -59,13 +59,9 @@ func (o *operations) run(ctx context.Context, channel, user string, action api.A
 		return err
 	}
 	out.entry.Execution, out.entry.Outcome = e.ID, e.Status.Label()
-	if action == api.ActionStart {
-		// At once, not with the audit entry: separation of duties must know
-		// the starter before anyone can ask for an approval.
-		if err := o.store.SetStartedBy(ctx, task.ID, user, o.now()); err != nil {
-			return err
-		}
-	}
+	// Recorded with the audit entry; a vote reads it afresh, so separation
+	// of duties holds however soon someone asks for an approval.
+	out.startedBy = action == api.ActionStart
 	ts, err := o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
 	if err != nil {
 		// ServiceStage did it: say so, whatever kept the channel message out.

@@ -249,8 +249,19 @@ func (s *Store) Vote(ctx context.Context, id, user string, decision api.Approval
 	if err != nil {
 		return Prompt{}, false, err
 	}
-	if err := voteAllowed(&p, user, decision, allowSelf); err != nil {
-		return p, false, err
+	// Whoever started the release task since the prompt was opened counts
+	// too: the start may be recorded after the prompt was.
+	var starter string
+	err = tx.QueryRowContext(ctx, s.rebind(`SELECT user_id FROM starts WHERE pipeline_id = ?`), p.PipelineID).Scan(&starter)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Prompt{}, false, fmt.Errorf("vote: %w", err)
+	}
+	check := p
+	if starter != "" && !check.StartedByAny(starter) {
+		check.StartedBy = strings.TrimPrefix(check.StartedBy+","+starter, ",")
+	}
+	if err := voteAllowed(&check, user, decision, allowSelf); err != nil {
+		return check, false, err
 	}
 	// seq orders votes by arrival, also within one millisecond.
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO votes (prompt_id, user_id, decision, comment, at, seq)

@@ -1074,3 +1074,20 @@ func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
 		assert.Equal(t, "U1", who, "only a start records who started")
 	})
 }
+
+func TestVoteSeesAStartRecordedAfterThePrompt(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		MustOpenPrompt(t, s, question("P1", "pipe-1"))
+		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "U5", t0))
+		_, claimed, err := s.Vote(ctx, "P1", "U5", api.ApprovalAgree, "", false, t0)
+		var ve *store.VoteError
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, store.VoteSelf, ve.Kind)
+		assert.False(t, claimed)
+		_, claimed, err = s.Vote(ctx, "P1", "U5", api.ApprovalRefuse, "no", false, t0)
+		require.NoError(t, err)
+		assert.True(t, claimed, "the starter may still refuse")
+	})
+}
