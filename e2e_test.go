@@ -649,11 +649,7 @@ func TestE2EQuorumAndBurst(t *testing.T) { forEachDriver(t, testE2EQuorumAndBurs
 
 func testE2EQuorumAndBurst(t *testing.T, driver string) {
 	h := startBotOn(t, driver, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2", "RELEASEBOT_APPROVERS": "*"})
-	h.command(t, alice, "start payments-api")
-	h.posted(t, "started *payments-api*")
-	h.clock.Advance(time.Minute)
-	h.command(t, alice, "ask payments-api approve-prod")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.paymentsAwaitingApproval(t)
 
 	h.click(t, alice, prompt, "approve")
 	h.reply(t, alice, "You started this release, so someone else must approve it")
@@ -680,12 +676,7 @@ func testE2EQuorumAndBurst(t *testing.T, driver string) {
 	}
 	h.updated(t, "*Approved*")
 	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"kind":"click"`) >= 53 }, 10*time.Second, time.Millisecond)
-	approvals := 0
-	for _, a := range h.up.actions() {
-		if strings.Contains(a, "action_id=approval") {
-			approvals++
-		}
-	}
+	approvals := h.up.approvalsSent()
 	assert.Equal(t, 1, approvals)
 }
 
@@ -695,11 +686,7 @@ func TestE2EUnknownOutcomeIsNotResent(t *testing.T) {
 
 func testE2EUnknownOutcomeIsNotResent(t *testing.T, driver string) {
 	h := startBotOn(t, driver, nil)
-	h.command(t, alice, "start payments-api")
-	h.posted(t, "started *payments-api*")
-	h.clock.Advance(time.Minute)
-	h.command(t, alice, "ask payments-api approve-prod")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.paymentsAwaitingApproval(t)
 
 	h.up.mu.Lock()
 	h.up.failNext = garbageOK
@@ -727,11 +714,7 @@ func TestE2EPromptSurvivesRestart(t *testing.T) { forEachDriver(t, testE2EPrompt
 func testE2EPromptSurvivesRestart(t *testing.T, driver string) {
 	h := newWorld(t, driver)
 	_, stop := h.start(t, nil)
-	h.command(t, alice, "start payments-api")
-	h.posted(t, "started *payments-api*")
-	h.clock.Advance(time.Minute)
-	h.command(t, alice, "ask payments-api approve-prod")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.paymentsAwaitingApproval(t)
 	h.command(t, alice, "stop payments-api")
 	conf := h.tsOf(t, h.posted(t, "asks to *stop*"))
 	h.logged(t, `"verb":"stop"`)
@@ -742,12 +725,7 @@ func testE2EPromptSurvivesRestart(t *testing.T, driver string) {
 	h.updated(t, "*Approved* by <@"+bob+">")
 	h.click(t, alice, conf, "cancel")
 	h.updated(t, "cancelled by <@"+alice+">")
-	approvals := 0
-	for _, a := range h.up.actions() {
-		if strings.Contains(a, "action_id=approval") {
-			approvals++
-		}
-	}
+	approvals := h.up.approvalsSent()
 	assert.Equal(t, 1, approvals)
 	h.command(t, alice, "audit payments-api")
 	c := h.reply(t, alice, "on payments-api")
@@ -764,11 +742,7 @@ func TestE2ETwoInstancesDecideOnce(t *testing.T) {
 	h.start(t, env)
 	require.Equal(t, 2, h.slack.Connections())
 
-	h.command(t, alice, "start payments-api")
-	h.posted(t, "started *payments-api*")
-	h.clock.Advance(time.Minute)
-	h.command(t, alice, "ask payments-api approve-prod")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.paymentsAwaitingApproval(t)
 
 	// The fake spreads envelopes over both connections, as Slack does.
 	var envs []*fakeslack.Envelope
@@ -797,12 +771,7 @@ func TestE2ETwoInstancesDecideOnce(t *testing.T) {
 		}
 		return n == 29
 	}, 15*time.Second, 5*time.Millisecond)
-	approvals := 0
-	for _, a := range h.up.actions() {
-		if strings.Contains(a, "action_id=approval") {
-			approvals++
-		}
-	}
+	approvals := h.up.approvalsSent()
 	assert.Equal(t, 1, approvals, "exactly one approval reaches ServiceStage")
 }
 
@@ -821,11 +790,7 @@ func TestE2EFailedDecisionCanBeRetried(t *testing.T) {
 
 func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 	h := startBotOn(t, driver, nil)
-	h.command(t, alice, "start payments-api")
-	h.posted(t, "started *payments-api*")
-	h.clock.Advance(time.Minute)
-	h.command(t, alice, "ask payments-api approve-prod")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.paymentsAwaitingApproval(t)
 
 	h.up.mu.Lock()
 	h.up.failNext = http.StatusInternalServerError
@@ -835,12 +800,7 @@ func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 	h.updated(t, "The last attempt failed")
 	h.click(t, carol, prompt, "approve")
 	h.updated(t, "*Approved* by <@"+carol+">")
-	approvals := 0
-	for _, a := range h.up.actions() {
-		if strings.Contains(a, "action_id=approval") {
-			approvals++
-		}
-	}
+	approvals := h.up.approvalsSent()
 	assert.Equal(t, 2, approvals, "the failed approval and the one that worked")
 }
 
@@ -1183,4 +1143,26 @@ func TestE2EContinueHintWithdrawn(t *testing.T) {
 	h.click(t, alice, hint, "confirm")
 	h.reply(t, alice, "no longer needed")
 	assert.Len(t, h.up.actions(), before, "an old Continue button sends nothing")
+}
+
+// paymentsAwaitingApproval starts payments-api, lets it reach its approval
+// gate, and asks for the approval; it returns the prompt posted.
+func (h *harness) paymentsAwaitingApproval(t *testing.T) fakeslack.Call {
+	t.Helper()
+	h.command(t, alice, "start payments-api")
+	h.posted(t, "started *payments-api*")
+	h.clock.Advance(time.Minute)
+	h.command(t, alice, "ask payments-api approve-prod")
+	return h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+}
+
+// approvalsSent counts the approval actions that reached the upstream.
+func (u *upstream) approvalsSent() int {
+	n := 0
+	for _, a := range u.actions() {
+		if strings.Contains(a, "action_id=approval") {
+			n++
+		}
+	}
+	return n
 }

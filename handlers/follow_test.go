@@ -129,11 +129,7 @@ func TestFollowingCostsOneListPerPoll(t *testing.T) {
 }
 
 func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	ctx, db, now := followSetup(t)
 	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
 		Status: api.StatusReleasing, CreatedAt: now}))
 	rel := &countingReleases{listErr: &api.Error{StatusCode: 503}}
@@ -156,11 +152,7 @@ func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
 }
 
 func TestOnlyTheLeaseHolderPolls(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	ctx, db, now := followSetup(t)
 	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
 		Status: api.StatusReleasing, CreatedAt: now}))
 	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleasing}}}
@@ -177,11 +169,7 @@ func TestOnlyTheLeaseHolderPolls(t *testing.T) {
 }
 
 func TestFollowerNoticesAFinishBehindANewRun(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	ctx, db, now := followSetup(t)
 	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
 		Status: api.StatusReleasing, CreatedAt: now}))
 	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Name: "p1", Status: api.StatusReleasing, LastTriggerAt: now}},
@@ -204,11 +192,7 @@ func TestFollowerNoticesAFinishBehindANewRun(t *testing.T) {
 }
 
 func TestFollowerActsOnceOnAChange(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", storetest.DSN(t, "sqlite"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	ctx, db, now := followSetup(t)
 	fe := store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1", Status: api.StatusReleasing, CreatedAt: now}
 	require.NoError(t, db.Follow(ctx, fe))
 	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleased}},
@@ -222,4 +206,13 @@ func TestFollowerActsOnceOnAChange(t *testing.T) {
 	require.NoError(t, rt.follower.check(ctx, fe, tasks, map[string][]api.Record{}, now))
 	assert.Equal(t, 1, sl.posts)
 	assert.Equal(t, 1, sl.updates)
+}
+
+// followSetup opens a fresh SQLite store and picks the time of the test.
+func followSetup(t *testing.T) (context.Context, *store.Store, time.Time) {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite", storetest.DSN(t, "sqlite"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	return context.Background(), db, time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 }
