@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +78,7 @@ func decodeError(status int, body []byte) *Error {
 			Title   flexString `json:"title"`
 		} `json:"error"`
 	}
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &flat) == nil {
 		e.Code, e.Message, e.RequestID = string(flat.Code), string(flat.Msg), string(flat.RequestID)
 		if n := flat.Nested; n != nil {

@@ -327,7 +327,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 // documentation's tables) or as a bare array (its examples). With key "" an
 // object is taken as a list of one; absent data or null is an empty list.
 func decodeList[T any](data []byte, key string) ([]T, error) {
-	data = bytes.TrimSpace(data)
+	data = trimJSONSpace(data)
 	switch {
 	case len(data) == 0 || string(data) == "null":
 		if key == "" {
@@ -397,7 +397,7 @@ func decodeReleaseTaskDetail(data []byte) (*ReleaseTaskDetail, error) {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
+	data = trimJSONSpace(data)
 	switch {
 	case len(data) == 0:
 		return errors.New("empty value")
@@ -475,3 +475,7 @@ func parseTime(s string) time.Time {
 	}
 	return time.Time{}
 }
+
+// trimJSONSpace trims what JSON counts as white space, and nothing else: a
+// vertical tab before a document makes it invalid, not empty.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
