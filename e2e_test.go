@@ -1149,8 +1149,13 @@ func TestE2EContinueHintWithdrawn(t *testing.T) {
 // gate, and asks for the approval; it returns the prompt posted.
 func (h *harness) paymentsAwaitingApproval(t *testing.T) fakeslack.Call {
 	t.Helper()
+	starts := strings.Count(h.logs.String(), `"verb":"start"`)
 	h.command(t, alice, "start payments-api")
 	h.posted(t, "started *payments-api*")
+	// The start is recorded once its command is done, as its log line says;
+	// a person asks for the approval of a run seconds later, not within
+	// the milliseconds of a test.
+	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"verb":"start"`) > starts }, 10*time.Second, time.Millisecond)
 	h.clock.Advance(time.Minute)
 	h.command(t, alice, "ask payments-api approve-prod")
 	return h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
