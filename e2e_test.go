@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -272,34 +273,37 @@ func content(c fakeslack.Call) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(text)
 }
 
+// awaitCall waits for a call to method that Slack accepted and that match
+// accepts; what says what was awaited, for the failure message.
+func (h *harness) awaitCall(t *testing.T, method, what string, match func(c fakeslack.Call) bool) fakeslack.Call {
+	t.Helper()
+	c, err := h.slack.WaitCall(waitCtx(t), method, func(c fakeslack.Call) bool { return c.Error == "" && match(c) })
+	require.NoError(t, err, "no %s; calls: %v", what, h.slack.Calls(""))
+	return c
+}
+
 // reply waits for a private reply to user containing want.
 func (h *harness) reply(t *testing.T, user, want string) fakeslack.Call {
 	t.Helper()
-	c, err := h.slack.WaitCall(waitCtx(t), "chat.postEphemeral", func(c fakeslack.Call) bool {
-		return c.Error == "" && c.Params["user"] == user && strings.Contains(content(c), want)
+	return h.awaitCall(t, "chat.postEphemeral", fmt.Sprintf("private reply to %s containing %q", user, want), func(c fakeslack.Call) bool {
+		return c.Params["user"] == user && strings.Contains(content(c), want)
 	})
-	require.NoError(t, err, "no private reply to %s containing %q; calls: %v", user, want, h.slack.Calls(""))
-	return c
 }
 
 // posted waits for a channel message containing want.
 func (h *harness) posted(t *testing.T, want string) fakeslack.Call {
 	t.Helper()
-	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
-		return c.Error == "" && strings.Contains(content(c), want)
+	return h.awaitCall(t, "chat.postMessage", fmt.Sprintf("channel message containing %q", want), func(c fakeslack.Call) bool {
+		return strings.Contains(content(c), want)
 	})
-	require.NoError(t, err, "no channel message containing %q; calls: %v", want, h.slack.Calls(""))
-	return c
 }
 
 // updated waits for an update of a message containing want.
 func (h *harness) updated(t *testing.T, want string) fakeslack.Call {
 	t.Helper()
-	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
-		return c.Error == "" && strings.Contains(content(c), want)
+	return h.awaitCall(t, "chat.update", fmt.Sprintf("update containing %q", want), func(c fakeslack.Call) bool {
+		return strings.Contains(content(c), want)
 	})
-	require.NoError(t, err, "no update containing %q; calls: %v", want, h.slack.Calls(""))
-	return c
 }
 
 // buttonValue finds the value of the button actionID in a posted message.
@@ -807,21 +811,17 @@ func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 // threadReply waits for a message in the thread of ts containing want.
 func (h *harness) threadReply(t *testing.T, ts, want string) fakeslack.Call {
 	t.Helper()
-	c, err := h.slack.WaitCall(waitCtx(t), "chat.postMessage", func(c fakeslack.Call) bool {
-		return c.Error == "" && c.Params["thread_ts"] == ts && strings.Contains(content(c), want)
+	return h.awaitCall(t, "chat.postMessage", fmt.Sprintf("reply in thread %s containing %q", ts, want), func(c fakeslack.Call) bool {
+		return c.Params["thread_ts"] == ts && strings.Contains(content(c), want)
 	})
-	require.NoError(t, err, "no reply in thread %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
-	return c
 }
 
 // editOf waits for an update of the message at ts containing want.
 func (h *harness) editOf(t *testing.T, ts, want string) fakeslack.Call {
 	t.Helper()
-	c, err := h.slack.WaitCall(waitCtx(t), "chat.update", func(c fakeslack.Call) bool {
-		return c.Error == "" && c.Params["ts"] == ts && strings.Contains(content(c), want)
+	return h.awaitCall(t, "chat.update", fmt.Sprintf("edit of %s containing %q", ts, want), func(c fakeslack.Call) bool {
+		return c.Params["ts"] == ts && strings.Contains(content(c), want)
 	})
-	require.NoError(t, err, "no edit of %s containing %q; calls: %v", ts, want, h.slack.Calls(""))
-	return c
 }
 
 // polls waits until the poller has listed release tasks n more times.

@@ -203,7 +203,9 @@ func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
 	if err == nil {
 		var req Request
 		req, err = Parse(c.Text)
-		out.entry.Verb = req.Verb
+		// A verb from the fixed set, or "invalid": what was typed stays out
+		// of the log and the audit.
+		out.entry.Verb = rt.verbLabel("command", req.Verb)
 		if err == nil {
 			err = rt.verbs[req.Verb](ctx, c, req, out)
 		}

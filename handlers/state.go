@@ -34,7 +34,6 @@ type Store interface {
 	Failed(ctx context.Context, id, reason string) (store.Prompt, error)
 	Uncertain(ctx context.Context, id, reason string) (store.Prompt, error)
 
-	SetStartedBy(ctx context.Context, pipelineID, user string, at time.Time) error
 	StartedBy(ctx context.Context, pipelineID string) (string, error)
 
 	// Record appends e to the audit log and, in the same transaction, starts
@@ -43,7 +42,6 @@ type Store interface {
 	Record(ctx context.Context, e store.AuditEntry, f *store.Followed, startedBy bool) error
 	LastAudit(ctx context.Context, n int, pipelineID string) ([]store.AuditEntry, error)
 
-	Follow(ctx context.Context, f store.Followed) error
 	IsFollowed(ctx context.Context, pipelineID, executionID string) (bool, error)
 	Active(ctx context.Context) ([]store.Followed, error)
 	UpdateFollowed(ctx context.Context, was api.Status, f store.Followed) (bool, error)
