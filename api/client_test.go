@@ -1,96 +1,18 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-const (
-	testProject = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-	testTask    = "caf409b1-10df-483a-b14d-7b05f7e12c88"
-	testToken   = "TOKEN-SECRET-static-7f3a"
-)
-
-// received is what the fake server saw of one request.
-type received struct {
-	Method, Path, RawPath, Query string
-	Header                       http.Header
-	Body                         string
-}
-
-// fake is a go-github style test server: a mux behind httptest.NewServer
-// that records every request.
-type fake struct {
-	mux    *http.ServeMux
-	server *httptest.Server
-	mu     sync.Mutex
-	reqs   []received
-}
-
-func setup(t *testing.T) *fake {
-	t.Helper()
-	f := &fake{mux: http.NewServeMux()}
-	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		f.mu.Lock()
-		f.reqs = append(f.reqs, received{r.Method, r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.Header.Clone(), string(body)})
-		f.mu.Unlock()
-		f.mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(f.server.Close)
-	return f
-}
-
-func (f *fake) requests() []received {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]received(nil), f.reqs...)
-}
-
-// client returns a Client for the fake server whose retries do not wait but
-// record how long they would have.
-func (f *fake) client(t *testing.T, auth Authenticator, opts ...Option) (*Client, *[]time.Duration) {
-	t.Helper()
-	if auth == nil {
-		auth = NewStaticToken(testToken)
-	}
-	c, err := NewClient(f.server.Client(), f.server.URL, testProject, auth, opts...)
-	require.NoError(t, err)
-	var mu sync.Mutex
-	waits := &[]time.Duration{}
-	c.sleep = func(ctx context.Context, d time.Duration) error {
-		mu.Lock()
-		*waits = append(*waits, d)
-		mu.Unlock()
-		return ctx.Err()
-	}
-	return c, waits
-}
-
-func writeJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
-
-const pipelinesPath = "/v3/" + testProject + "/pipeline/pipelines"
 
 func TestOperateSendsDocumentedRequest(t *testing.T) {
 	tests := []struct {
@@ -307,160 +229,6 @@ func TestErrorBodiesBecomeTypedErrors(t *testing.T) {
 	}
 }
 
-// hangUp closes the connection without an answer: the request may or may not
-// have reached ServiceStage.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err == nil {
-		_ = conn.Close()
-	}
-}
-
-func TestOperateIsNeverRetried(t *testing.T) {
-	tests := []struct {
-		name        string
-		respond     func(w http.ResponseWriter)
-		wantUnknown bool // ServiceStage may have acted: the caller must not resend blindly
-	}{
-		{"500", func(w http.ResponseWriter) { writeJSON(w, 500, `{"error_code":"E","error_msg":"x"}`) }, false},
-		{"502", func(w http.ResponseWriter) { writeJSON(w, 502, ``) }, false},
-		{"503 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 503, ``) }, false},
-		{"429", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 429, ``) }, false},
-		{"connection dropped", hangUp, true},
-		{"garbage 200", func(w http.ResponseWriter) { writeJSON(w, 200, `{"id":`) }, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := setup(t)
-			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { tt.respond(w) })
-			c, waits := f.client(t, nil)
-			_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
-			require.Error(t, err)
-			assert.Equal(t, tt.wantUnknown, errors.Is(err, ErrOutcomeUnknown), "%v", err)
-			assert.Len(t, f.requests(), 1, "a start must never be sent twice")
-			assert.Empty(t, *waits)
-		})
-	}
-}
-
-func TestRefusedConnectionIsAKnownOutcome(t *testing.T) {
-	f := setup(t)
-	c, _ := f.client(t, nil)
-	f.server.Close()
-	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
-	require.Error(t, err)
-	assert.False(t, errors.Is(err, ErrOutcomeUnknown), "nothing was sent: %v", err)
-}
-
-func TestReadsRetryWithBackoff(t *testing.T) {
-	tests := []struct {
-		name      string
-		responses []func(w http.ResponseWriter)
-		wantErr   bool
-		wantReqs  int
-		checkWait func(t *testing.T, waits []time.Duration)
-	}{
-		{"503 then ok", []func(http.ResponseWriter){status(503), status(503), ok}, false, 3, nil},
-		{"connection error then ok", []func(http.ResponseWriter){hangUp, ok}, false, 2, nil},
-		{"429 honours Retry-After", []func(http.ResponseWriter){retryAfter(429, "3"), ok}, false, 2,
-			func(t *testing.T, waits []time.Duration) { assert.Equal(t, []time.Duration{3 * time.Second}, waits) }},
-		{"Retry-After longer than allowed fails at once", []func(http.ResponseWriter){retryAfter(429, "3600"), ok}, true, 1, nil},
-		{"gives up after the retries", []func(http.ResponseWriter){status(500), status(500), status(500), status(500), ok}, true, 4,
-			func(t *testing.T, waits []time.Duration) {
-				require.Len(t, waits, 3)
-				for i, w := range waits {
-					assert.Greater(t, w, time.Duration(0))
-					assert.LessOrEqual(t, w, 5*time.Second, "wait %d", i)
-				}
-			}},
-		{"404 is not retried", []func(http.ResponseWriter){status(404), ok}, true, 1, nil},
-		{"400 is not retried", []func(http.ResponseWriter){status(400), ok}, true, 1, nil},
-		{"garbage json is not retried", []func(http.ResponseWriter){func(w http.ResponseWriter) { writeJSON(w, 200, "{") }, ok}, true, 1, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := setup(t)
-			var n atomic.Int32
-			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-				tt.responses[n.Add(1)-1](w)
-			})
-			c, waits := f.client(t, nil)
-			_, err := c.ListReleaseTasks(context.Background())
-			if tt.wantErr {
-				require.Error(t, err)
-			} else {
-				require.NoError(t, err)
-			}
-			assert.Len(t, f.requests(), tt.wantReqs)
-			if tt.checkWait != nil {
-				tt.checkWait(t, *waits)
-			}
-		})
-	}
-}
-
-func status(code int) func(http.ResponseWriter) {
-	return func(w http.ResponseWriter) { writeJSON(w, code, `{"error_code":"E","error_msg":"m"}`) }
-}
-
-func retryAfter(code int, v string) func(http.ResponseWriter) {
-	return func(w http.ResponseWriter) { w.Header().Set("Retry-After", v); writeJSON(w, code, ``) }
-}
-
-func ok(w http.ResponseWriter) { writeJSON(w, 200, `{"pipelines":[]}`) }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0}, {"2", 2 * time.Second}, {" 7 ", 7 * time.Second}, {"-1", 0}, {"soon", 0},
-		{"99999999", 86400 * time.Second},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			assert.Equal(t, tt.want, parseRetryAfter(tt.in, now))
-		})
-	}
-}
-
-func TestEveryRequestHasATimeout(t *testing.T) {
-	f := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c, _ := f.client(t, nil, WithTimeout(20*time.Millisecond), WithRetries(2, time.Millisecond, time.Second))
-
-	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.ErrorIs(t, err, ErrOutcomeUnknown)
-	assert.Len(t, f.requests(), 1, "a timed-out start may have reached the server: not resent")
-
-	_, err = c.ListReleaseTasks(context.Background())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Len(t, f.requests(), 1+3, "reads are retried after a timeout")
-}
-
-func TestCallerContextWins(t *testing.T) {
-	f := setup(t)
-	arrived := make(chan struct{}, 1)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-r.Context().Done()
-	})
-	c, _ := f.client(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-
-	_, err := c.ListReleaseTasks(ctx)
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Len(t, f.requests(), 1, "no retry once the caller has gone")
-
-	_, err = c.Operate(ctx, testTask, ActionStart, nil)
-	require.ErrorIs(t, err, context.Canceled)
-}
-
 func TestOversizedSuccessBodyIsRefused(t *testing.T) {
 	f := setup(t)
 	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -588,29 +356,6 @@ func TestDecodeEveryDocumentedShape(t *testing.T) {
 			assert.Equal(t, want, time.Time(ft), in)
 		}
 	})
-}
-
-func TestRetryStopsWhenCallerGoesDuringBackoff(t *testing.T) {
-	f := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 503, ``) })
-	c, err := NewClient(f.server.Client(), f.server.URL, testProject, NewStaticToken(testToken),
-		WithRetries(3, time.Hour, 2*time.Hour))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	c.sleep = func(ctx context.Context, d time.Duration) error {
-		cancel()
-		return sleepCtx(ctx, d)
-	}
-	_, err = c.ListReleaseTasks(ctx)
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Len(t, f.requests(), 1)
-}
-
-func TestSleepCtx(t *testing.T) {
-	require.NoError(t, sleepCtx(context.Background(), time.Microsecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, sleepCtx(ctx, time.Hour), context.Canceled)
 }
 
 func TestErrorsAsThroughRedaction(t *testing.T) {
