@@ -43,9 +43,9 @@ func TestAKSKSignsEveryRequest(t *testing.T) {
 	c, _ := f.client(t, signer)
 	ctx := context.Background()
 
-	_, err := c.Operate(ctx, testTask, ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s 1", Tasks: []string{"t~1", "ü"}}}})
+	_, err := c.Operate(ctx, testTask, release.ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s 1", Tasks: []string{"t~1", "ü"}}}})
 	require.NoError(t, err)
-	_, err = c.Operate(ctx, testTask, ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: ApprovalRefuse, Message: "no & never"})
+	_, err = c.Operate(ctx, testTask, release.ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: release.Refuse, Message: "no & never"})
 	require.NoError(t, err)
 	_, err = c.ListReleaseTasks(ctx)
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestSecretsNeverAppearInErrors(t *testing.T) {
 				c, _ := e.f.client(t, e.auth, WithRetries(1, time.Millisecond, time.Second))
 				ctx := context.Background()
 				var errs []error
-				_, err := c.Operate(ctx, testTask, ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: ApprovalAgree, Message: "ok"})
+				_, err := c.Operate(ctx, testTask, release.ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: release.Agree, Message: "ok"})
 				errs = append(errs, err)
 				_, err = c.ListReleaseTasks(ctx)
 				errs = append(errs, err)

@@ -17,21 +17,21 @@ import (
 func TestOperateSendsDocumentedRequest(t *testing.T) {
 	tests := []struct {
 		name     string
-		action   Action
+		action   release.Action
 		opts     *OperateOptions
 		wantBody string
 	}{
-		{"start all tasks", ActionStart, nil, `{}`},
-		{"start selected tasks", ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{
+		{"start all tasks", release.ActionStart, nil, `{}`},
+		{"start selected tasks", release.ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{
 			{StageName: "899tih", Tasks: []string{"ujgdh4"}}, {StageName: "uipfzw", Tasks: []string{"ax8hus", "b"}},
 		}}, `{"selected_tasks":[{"stage_name":"899tih","tasks":["ujgdh4"]},{"stage_name":"uipfzw","tasks":["ax8hus","b"]}]}`},
-		{"stop", ActionStop, nil, `{}`},
-		{"continue", ActionContinue, &OperateOptions{}, `{}`},
-		{"retry", ActionRetry, nil, `{}`},
-		{"rollback", ActionRollback, nil, `{}`},
-		{"approve with comment", ActionApproval, &OperateOptions{TaskName: "approve-prod", ApprovalType: ApprovalAgree, Message: "LGTM <@U1> & co"},
+		{"stop", release.ActionStop, nil, `{}`},
+		{"continue", release.ActionContinue, &OperateOptions{}, `{}`},
+		{"retry", release.ActionRetry, nil, `{}`},
+		{"rollback", release.ActionRollback, nil, `{}`},
+		{"approve with comment", release.ActionApproval, &OperateOptions{TaskName: "approve-prod", ApprovalType: release.Agree, Message: "LGTM <@U1> & co"},
 			`{"task_name":"approve-prod","approval_type":"agree","message":"LGTM <@U1> & co"}`},
-		{"refuse", ActionApproval, &OperateOptions{TaskName: "approve-prod", ApprovalType: ApprovalRefuse, Message: "not today"},
+		{"refuse", release.ActionApproval, &OperateOptions{TaskName: "approve-prod", ApprovalType: release.Refuse, Message: "not today"},
 			`{"task_name":"approve-prod","approval_type":"refuse","message":"not today"}`},
 	}
 	for _, tt := range tests {
@@ -44,7 +44,7 @@ func TestOperateSendsDocumentedRequest(t *testing.T) {
 
 			got, err := c.Operate(context.Background(), testTask, tt.action, tt.opts)
 			require.NoError(t, err)
-			assert.Equal(t, &Execution{ID: "286541", PipelineID: testTask, Status: StatusReleasing}, got)
+			assert.Equal(t, &Execution{ID: "286541", PipelineID: testTask, Status: release.StatusReleasing}, got)
 
 			reqs := f.requests()
 			require.Len(t, reqs, 1)
@@ -77,7 +77,7 @@ func TestReadsSendDocumentedRequests(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tasks, 1)
 	assert.Equal(t, "payments-api", tasks[0].Name)
-	assert.Equal(t, StatusAwaitingApproval, tasks[0].Status)
+	assert.Equal(t, release.StatusAwaitingApproval, tasks[0].Status)
 	assert.Equal(t, time.UnixMilli(1711952860132).UTC(), tasks[0].LastTriggerAt)
 
 	detail, err := c.GetReleaseTask(ctx, testTask)
@@ -106,29 +106,29 @@ func TestRequestsRefusedBeforeSending(t *testing.T) {
 	tests := []struct {
 		name   string
 		id     string
-		action Action
+		action release.Action
 		opts   *OperateOptions
 	}{
-		{"path traversal", "../../x", ActionStart, nil},
-		{"query injection", "a?b", ActionStart, nil},
-		{"encoded dots", "%2e%2e", ActionStart, nil},
-		{"slash", "a/b", ActionStop, nil},
-		{"fragment", "a#b", ActionStop, nil},
-		{"space", "a b", ActionStop, nil},
-		{"empty id", "", ActionStart, nil},
-		{"leading dash", "-a", ActionStart, nil},
-		{"too long", strings.Repeat("a", 129), ActionStart, nil},
-		{"unicode", "réléase", ActionStart, nil},
-		{"unknown action", testTask, Action("delete"), nil},
-		{"action with query", testTask, Action("start&x=1"), nil},
-		{"selected tasks on stop", testTask, ActionStop, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s", Tasks: []string{"t"}}}}},
-		{"selected stage without tasks", testTask, ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s"}}}},
-		{"selected empty task", testTask, ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s", Tasks: []string{""}}}}},
-		{"approval without task name", testTask, ActionApproval, agree(&OperateOptions{ApprovalType: ApprovalAgree})},
-		{"approval without type", testTask, ActionApproval, &OperateOptions{TaskName: "gate"}},
-		{"approval with unknown type", testTask, ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: "maybe"}},
-		{"task name on start", testTask, ActionStart, &OperateOptions{TaskName: "gate"}},
-		{"message on stop", testTask, ActionStop, &OperateOptions{Message: "hi"}},
+		{"path traversal", "../../x", release.ActionStart, nil},
+		{"query injection", "a?b", release.ActionStart, nil},
+		{"encoded dots", "%2e%2e", release.ActionStart, nil},
+		{"slash", "a/b", release.ActionStop, nil},
+		{"fragment", "a#b", release.ActionStop, nil},
+		{"space", "a b", release.ActionStop, nil},
+		{"empty id", "", release.ActionStart, nil},
+		{"leading dash", "-a", release.ActionStart, nil},
+		{"too long", strings.Repeat("a", 129), release.ActionStart, nil},
+		{"unicode", "réléase", release.ActionStart, nil},
+		{"unknown action", testTask, release.Action("delete"), nil},
+		{"action with query", testTask, release.Action("start&x=1"), nil},
+		{"selected tasks on stop", testTask, release.ActionStop, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s", Tasks: []string{"t"}}}}},
+		{"selected stage without tasks", testTask, release.ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s"}}}},
+		{"selected empty task", testTask, release.ActionStart, &OperateOptions{SelectedTasks: []SelectedTasks{{StageName: "s", Tasks: []string{""}}}}},
+		{"approval without task name", testTask, release.ActionApproval, agree(&OperateOptions{ApprovalType: release.Agree})},
+		{"approval without type", testTask, release.ActionApproval, &OperateOptions{TaskName: "gate"}},
+		{"approval with unknown type", testTask, release.ActionApproval, &OperateOptions{TaskName: "gate", ApprovalType: "maybe"}},
+		{"task name on start", testTask, release.ActionStart, &OperateOptions{TaskName: "gate"}},
+		{"message on stop", testTask, release.ActionStop, &OperateOptions{Message: "hi"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +217,7 @@ func TestErrorBodiesBecomeTypedErrors(t *testing.T) {
 				writeJSON(w, tt.status, tt.body)
 			})
 			c, _ := f.client(t, nil, WithRetries(0, time.Millisecond, time.Second))
-			_, err := c.Operate(context.Background(), testTask, ActionStop, nil)
+			_, err := c.Operate(context.Background(), testTask, release.ActionStop, nil)
 			var got *Error
 			require.ErrorAs(t, err, &got)
 			tt.want.Op = "operate release task: stop"
@@ -242,7 +242,7 @@ func TestOversizedSuccessBodyIsRefused(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	tests := []struct {
-		status                Status
+		status                release.Status
 		word, label           string
 		finished, waitsPerson bool
 	}{
@@ -281,7 +281,7 @@ func TestDecodeEveryDocumentedShape(t *testing.T) {
 		} {
 			e, err := decodeExecution([]byte(body))
 			require.NoError(t, err, body)
-			assert.Equal(t, &Execution{ID: "286541", PipelineID: "p", Status: StatusReleasing}, e)
+			assert.Equal(t, &Execution{ID: "286541", PipelineID: "p", Status: release.StatusReleasing}, e)
 		}
 		_, err := decodeExecution([]byte(`{"pipeline_id":"p"}`))
 		require.ErrorContains(t, err, "no execution id")
@@ -297,7 +297,7 @@ func TestDecodeEveryDocumentedShape(t *testing.T) {
 			require.NoError(t, err, body)
 			require.Len(t, tasks, 1)
 			assert.Equal(t, ReleaseTask{
-				ID: "a1", Name: "web", Description: "d", Status: StatusReleased, Creator: "bob",
+				ID: "a1", Name: "web", Description: "d", Status: release.StatusReleased, Creator: "bob",
 				CreateTime: time.UnixMilli(1711952860132).UTC(), UpdateTime: time.UnixMilli(1711952860133).UTC(),
 			}, tasks[0])
 		}
@@ -317,12 +317,12 @@ func TestDecodeEveryDocumentedShape(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, recs, 1)
 			assert.Equal(t, Record{
-				ID: "286541", PipelineID: "a1", Status: StatusFailed, Trigger: "12",
+				ID: "286541", PipelineID: "a1", Status: release.StatusFailed, Trigger: "12",
 				StartTime: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC),
 				EndTime:   time.Date(2026, 11, 29, 9, 5, 0, 0, time.UTC),
 				Stages: []StageRun{
-					{Name: "build", Status: StatusReleased, Tasks: []TaskRun{{Name: "compile", Status: StatusReleased}}},
-					{Name: "deploy", Status: StatusFailed},
+					{Name: "build", Status: release.StatusReleased, Tasks: []TaskRun{{Name: "compile", Status: release.StatusReleased}}},
+					{Name: "deploy", Status: release.StatusFailed},
 				},
 			}, recs[0])
 		}

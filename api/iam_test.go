@@ -110,7 +110,7 @@ func TestIAMReauthenticatesOnceAfter401(t *testing.T) {
 				writeJSON(w, 200, `{"id":7,"pipeline_id":"`+testTask+`","status":4}`)
 			})
 			c, _ := f.client(t, auth)
-			_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+			_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
 			if tt.wantErr {
 				var e *Error
 				require.ErrorAs(t, err, &e)
@@ -130,7 +130,7 @@ func TestStaticToken401IsNotResent(t *testing.T) {
 		writeJSON(w, 401, `{"error_code":"APIGW.0301","error_msg":"bad token"}`)
 	})
 	c, _ := f.client(t, nil)
-	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+	_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.True(t, e.Unauthorized())

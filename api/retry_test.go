@@ -30,7 +30,7 @@ func TestOperateIsNeverRetried(t *testing.T) {
 			f := setup(t)
 			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { tt.respond(w) })
 			c, waits := f.client(t, nil)
-			_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+			_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
 			require.Error(t, err)
 			assert.Equal(t, tt.wantUnknown, errors.Is(err, ErrOutcomeUnknown), "%v", err)
 			assert.Len(t, f.requests(), 1, "a start must never be sent twice")
@@ -43,7 +43,7 @@ func TestRefusedConnectionIsAKnownOutcome(t *testing.T) {
 	f := setup(t)
 	c, _ := f.client(t, nil)
 	f.server.Close()
-	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+	_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrOutcomeUnknown), "nothing was sent: %v", err)
 }
@@ -118,7 +118,7 @@ func TestEveryRequestHasATimeout(t *testing.T) {
 	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	c, _ := f.client(t, nil, WithTimeout(20*time.Millisecond), WithRetries(2, time.Millisecond, time.Second))
 
-	_, err := c.Operate(context.Background(), testTask, ActionStart, nil)
+	_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, ErrOutcomeUnknown)
 	assert.Len(t, f.requests(), 1, "a timed-out start may have reached the server: not resent")
@@ -143,7 +143,7 @@ func TestCallerContextWins(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Len(t, f.requests(), 1, "no retry once the caller has gone")
 
-	_, err = c.Operate(ctx, testTask, ActionStart, nil)
+	_, err = c.Operate(ctx, testTask, release.ActionStart, nil)
 	require.ErrorIs(t, err, context.Canceled)
 }
 

@@ -38,7 +38,7 @@ func TestSandboxApprovalFlow(t *testing.T) {
 	names := map[string]string{}
 	for _, tk := range tasks {
 		names[tk.Name] = tk.ID
-		assert.Equal(t, api.StatusInitialized, tk.Status, tk.Name)
+		assert.Equal(t, release.StatusInitialized, tk.Status, tk.Name)
 	}
 	require.Equal(t, sandbox.DemoPaymentsAPIID, names["payments-api"])
 
@@ -46,9 +46,9 @@ func TestSandboxApprovalFlow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{sandbox.DemoApprovalTask}, detail.ApprovalTasks())
 
-	exec, err := c.Operate(ctx, sandbox.DemoPaymentsAPIID, api.ActionStart, nil)
+	exec, err := c.Operate(ctx, sandbox.DemoPaymentsAPIID, release.ActionStart, nil)
 	require.NoError(t, err)
-	assert.Equal(t, api.StatusReleasing, exec.Status)
+	assert.Equal(t, release.StatusReleasing, exec.Status)
 	assert.Equal(t, sandbox.DemoPaymentsAPIID, exec.PipelineID)
 
 	clk.Advance(time.Minute)
@@ -56,31 +56,31 @@ func TestSandboxApprovalFlow(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, recs)
 	assert.Equal(t, exec.ID, recs[0].ID)
-	assert.Equal(t, api.StatusAwaitingApproval, recs[0].Status)
+	assert.Equal(t, release.StatusAwaitingApproval, recs[0].Status)
 	assert.NotEmpty(t, recs[0].Stages)
 
 	// Refused by the client: nothing reaches the simulator.
 	before := l.Server.Requests()["action"]
-	_, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, api.ActionApproval, &api.OperateOptions{ApprovalType: api.ApprovalAgree})
+	_, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, release.ActionApproval, &api.OperateOptions{ApprovalType: release.Agree})
 	require.ErrorIs(t, err, api.ErrInvalidRequest)
 	assert.Equal(t, before, l.Server.Requests()["action"])
 
 	// Refused by the simulator, as the real API would: a typed error.
-	_, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, api.ActionApproval, &api.OperateOptions{TaskName: "no-such-gate", ApprovalType: api.ApprovalAgree})
+	_, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, release.ActionApproval, &api.OperateOptions{TaskName: "no-such-gate", ApprovalType: release.Agree})
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
 	assert.NotEmpty(t, apiErr.Code)
 
-	exec, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, api.ActionApproval,
-		&api.OperateOptions{TaskName: sandbox.DemoApprovalTask, ApprovalType: api.ApprovalAgree, Message: "ship it"})
+	exec, err = c.Operate(ctx, sandbox.DemoPaymentsAPIID, release.ActionApproval,
+		&api.OperateOptions{TaskName: sandbox.DemoApprovalTask, ApprovalType: release.Agree, Message: "ship it"})
 	require.NoError(t, err)
 	assert.Equal(t, recs[0].ID, exec.ID)
 
 	clk.Advance(time.Minute)
 	recs, err = c.ListRecords(ctx, sandbox.DemoPaymentsAPIID)
 	require.NoError(t, err)
-	assert.Equal(t, api.StatusReleased, recs[0].Status)
+	assert.Equal(t, release.StatusReleased, recs[0].Status)
 	assert.True(t, recs[0].Status.Finished())
 	assert.False(t, recs[0].EndTime.IsZero())
 }
@@ -95,50 +95,50 @@ func TestSandboxFailRetryRollback(t *testing.T) {
 		return recs[0]
 	}
 
-	_, err := c.Operate(ctx, sandbox.DemoLegacyBatchID, api.ActionStart, nil)
+	_, err := c.Operate(ctx, sandbox.DemoLegacyBatchID, release.ActionStart, nil)
 	require.NoError(t, err)
 	clk.Advance(time.Minute)
-	assert.Equal(t, api.StatusFailed, latest().Status)
+	assert.Equal(t, release.StatusFailed, latest().Status)
 
-	_, err = c.Operate(ctx, sandbox.DemoLegacyBatchID, api.ActionRetry, nil)
+	_, err = c.Operate(ctx, sandbox.DemoLegacyBatchID, release.ActionRetry, nil)
 	require.NoError(t, err)
 	clk.Advance(time.Minute)
-	assert.Equal(t, api.StatusReleased, latest().Status)
+	assert.Equal(t, release.StatusReleased, latest().Status)
 
-	exec, err := c.Operate(ctx, sandbox.DemoLegacyBatchID, api.ActionRollback, nil)
+	exec, err := c.Operate(ctx, sandbox.DemoLegacyBatchID, release.ActionRollback, nil)
 	require.NoError(t, err)
-	assert.Equal(t, api.StatusRollingBack, exec.Status)
+	assert.Equal(t, release.StatusRollingBack, exec.Status)
 	clk.Advance(time.Minute)
-	assert.Equal(t, api.StatusRolledBack, latest().Status)
+	assert.Equal(t, release.StatusRolledBack, latest().Status)
 }
 
 func TestSandboxPauseContinueAndStop(t *testing.T) {
 	c, _, clk := mustSandbox(t, "sandbox-token")
 	ctx := context.Background()
 
-	_, err := c.Operate(ctx, sandbox.DemoDataPipelineID, api.ActionStart, nil)
+	_, err := c.Operate(ctx, sandbox.DemoDataPipelineID, release.ActionStart, nil)
 	require.NoError(t, err)
 	clk.Advance(time.Minute)
 	tasks, err := c.ListReleaseTasks(ctx)
 	require.NoError(t, err)
 	for _, tk := range tasks {
 		if tk.ID == sandbox.DemoDataPipelineID {
-			assert.Equal(t, api.StatusPaused, tk.Status)
+			assert.Equal(t, release.StatusPaused, tk.Status)
 			assert.False(t, tk.LastTriggerAt.IsZero())
 		}
 	}
-	exec, err := c.Operate(ctx, sandbox.DemoDataPipelineID, api.ActionContinue, nil)
+	exec, err := c.Operate(ctx, sandbox.DemoDataPipelineID, release.ActionContinue, nil)
 	require.NoError(t, err)
-	assert.Equal(t, api.StatusReleasing, exec.Status)
+	assert.Equal(t, release.StatusReleasing, exec.Status)
 
-	exec, err = c.Operate(ctx, sandbox.DemoDataPipelineID, api.ActionStop, nil)
+	exec, err = c.Operate(ctx, sandbox.DemoDataPipelineID, release.ActionStop, nil)
 	require.NoError(t, err)
-	assert.Equal(t, api.StatusStopping, exec.Status)
+	assert.Equal(t, release.StatusStopping, exec.Status)
 
 	// A second start while one runs is refused upstream, once, and not retried.
-	_, err = c.Operate(ctx, sandbox.DemoWebFrontendID, api.ActionStart, nil)
+	_, err = c.Operate(ctx, sandbox.DemoWebFrontendID, release.ActionStart, nil)
 	require.NoError(t, err)
-	_, err = c.Operate(ctx, sandbox.DemoWebFrontendID, api.ActionStart, nil)
+	_, err = c.Operate(ctx, sandbox.DemoWebFrontendID, release.ActionStart, nil)
 	var apiErr *api.Error
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
@@ -157,11 +157,11 @@ func TestSandboxRejections(t *testing.T) {
 			return err
 		}, http.StatusNotFound},
 		{"unknown release task action", "sandbox-token", func(c *api.Client) error {
-			_, err := c.Operate(context.Background(), "00000000-0000-0000-0000-000000000000", api.ActionStart, nil)
+			_, err := c.Operate(context.Background(), "00000000-0000-0000-0000-000000000000", release.ActionStart, nil)
 			return err
 		}, http.StatusNotFound},
 		{"continue when nothing is paused", "sandbox-token", func(c *api.Client) error {
-			_, err := c.Operate(context.Background(), sandbox.DemoWebFrontendID, api.ActionContinue, nil)
+			_, err := c.Operate(context.Background(), sandbox.DemoWebFrontendID, release.ActionContinue, nil)
 			return err
 		}, http.StatusBadRequest},
 	}

@@ -8,9 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/releasebot/releasebot/api"
-	"github.com/releasebot/releasebot/store"
 )
 
 func TestStartedBy(t *testing.T) {
@@ -33,19 +30,19 @@ func TestStartedBy(t *testing.T) {
 }
 
 func TestAudit(t *testing.T) {
-	entry := func(i int, pipeline string, at time.Time) store.AuditEntry {
-		return store.AuditEntry{At: at, User: fmt.Sprintf("U%d", i), Channel: "C1", Verb: "start", TaskName: "task " + pipeline,
+	entry := func(i int, pipeline string, at time.Time) release.AuditEntry {
+		return release.AuditEntry{At: at, User: fmt.Sprintf("U%d", i), Channel: "C1", Verb: "start", TaskName: "task " + pipeline,
 			PipelineID: pipeline, Sent: fmt.Sprintf(`{"action":"start","n":%d}`, i), Execution: fmt.Sprintf("E%d", i), Outcome: "Releasing (4)"}
 	}
 	// Added out of time order; entries 3 and 4 share a millisecond.
-	added := []store.AuditEntry{
+	added := []release.AuditEntry{
 		entry(0, "pipe-1", t0),
 		entry(1, "pipe-2", t0.Add(2*time.Second)),
 		entry(2, "pipe-1", t0.Add(time.Second)),
 		entry(3, "pipe-1", t0.Add(3*time.Second)),
 		entry(4, "pipe-2", t0.Add(3*time.Second+100)),
 	}
-	stored := func(i int) store.AuditEntry {
+	stored := func(i int) release.AuditEntry {
 		e := added[i]
 		e.At = ms(e.At)
 		return e
@@ -54,12 +51,12 @@ func TestAudit(t *testing.T) {
 		name     string
 		n        int
 		pipeline string
-		want     []store.AuditEntry
+		want     []release.AuditEntry
 	}{
-		{"all", 20, "", []store.AuditEntry{stored(4), stored(3), stored(1), stored(2), stored(0)}},
-		{"limit", 2, "", []store.AuditEntry{stored(4), stored(3)}},
-		{"one task", 20, "pipe-1", []store.AuditEntry{stored(3), stored(2), stored(0)}},
-		{"one task, limit", 1, "pipe-2", []store.AuditEntry{stored(4)}},
+		{"all", 20, "", []release.AuditEntry{stored(4), stored(3), stored(1), stored(2), stored(0)}},
+		{"limit", 2, "", []release.AuditEntry{stored(4), stored(3)}},
+		{"one task", 20, "pipe-1", []release.AuditEntry{stored(3), stored(2), stored(0)}},
+		{"one task, limit", 1, "pipe-2", []release.AuditEntry{stored(4)}},
 		{"unknown task", 20, "pipe-9", nil},
 	}
 	eachDriver(t, func(t *testing.T, driver string) {
@@ -85,10 +82,10 @@ func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
-		e := store.AuditEntry{At: t0, User: "U1", Channel: "C1", Verb: "start", TaskName: "web", PipelineID: "pipe-1",
+		e := release.AuditEntry{At: t0, User: "U1", Channel: "C1", Verb: "start", TaskName: "web", PipelineID: "pipe-1",
 			Sent: "action start", Execution: "E1", Outcome: "Releasing (4)"}
-		f := &store.Followed{PipelineID: "pipe-1", ExecutionID: "E1", TaskName: "web", Channel: "C1", TS: "1.1",
-			StartedBy: "U1", Status: api.StatusReleasing, CreatedAt: t0}
+		f := &release.Followed{PipelineID: "pipe-1", ExecutionID: "E1", TaskName: "web", Channel: "C1", TS: "1.1",
+			StartedBy: "U1", Status: release.StatusReleasing, CreatedAt: t0}
 		require.NoError(t, s.Record(ctx, e, f, true))
 
 		audit, err := s.LastAudit(ctx, 5, "")
@@ -103,7 +100,7 @@ func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "U1", who)
 
-		require.NoError(t, s.Record(ctx, store.AuditEntry{At: t0, User: "U2", Verb: "status"}, nil, false))
+		require.NoError(t, s.Record(ctx, release.AuditEntry{At: t0, User: "U2", Verb: "status"}, nil, false))
 		audit, err = s.LastAudit(ctx, 5, "")
 		require.NoError(t, err)
 		assert.Len(t, audit, 2)

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/store"
 )
 
@@ -18,9 +17,9 @@ func TestConfirmation(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
-		put := func(t *testing.T, id string) store.Confirmation {
+		put := func(t *testing.T, id string) release.Confirmation {
 			t.Helper()
-			c := store.Confirmation{ID: id, Action: api.ActionStop, PipelineID: "pipe-1", TaskName: "payments-api",
+			c := release.Confirmation{ID: id, Action: release.ActionStop, PipelineID: "pipe-1", TaskName: "payments-api",
 				RequestedBy: "UOP", Channel: "C1", CreatedAt: t0}
 			require.NoError(t, s.PutConfirmation(ctx, &c))
 			return c
@@ -32,7 +31,7 @@ func TestConfirmation(t *testing.T) {
 			now := t0.Add(time.Minute + 123456789)
 			got, err := s.TakeConfirmation(ctx, "K1", "U1", true, now, ttl)
 			require.NoError(t, err)
-			want := store.Confirmation{ID: "K1", Action: api.ActionStop, PipelineID: "pipe-1", TaskName: "payments-api",
+			want := release.Confirmation{ID: "K1", Action: release.ActionStop, PipelineID: "pipe-1", TaskName: "payments-api",
 				RequestedBy: "UOP", Channel: "C1", TS: "1700000000.000300", CreatedAt: ms(t0),
 				UsedBy: "U1", UsedAt: ms(now), Confirmed: true}
 			assert.Equal(t, want, got)
@@ -77,7 +76,7 @@ func TestConfirmation(t *testing.T) {
 
 		t.Run("duplicate id", func(t *testing.T) {
 			put(t, "K4")
-			c := store.Confirmation{ID: "K4", Action: api.ActionRollback, CreatedAt: t0}
+			c := release.Confirmation{ID: "K4", Action: release.ActionRollback, CreatedAt: t0}
 			assert.Error(t, s.PutConfirmation(ctx, &c))
 		})
 	})
@@ -87,7 +86,7 @@ func TestTakeConfirmationConcurrently(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		stores := replicas(t, driver, 2)
-		require.NoError(t, stores[0].PutConfirmation(ctx, &store.Confirmation{ID: "K1", Action: api.ActionRollback,
+		require.NoError(t, stores[0].PutConfirmation(ctx, &release.Confirmation{ID: "K1", Action: release.ActionRollback,
 			PipelineID: "pipe-1", TaskName: "payments-api", RequestedBy: "UOP", Channel: "C1", CreatedAt: t0}))
 
 		const n = 20

@@ -77,15 +77,15 @@ func replicas(tb testing.TB, driver string, n int) []*store.Store {
 
 // question returns a prompt for approval task "gate" of release task
 // pipeline, with every field set.
-func question(id, pipeline string) *store.Prompt {
-	return &store.Prompt{
+func question(id, pipeline string) *release.Prompt {
+	return &release.Prompt{
 		ID: id, PipelineID: pipeline, TaskName: "payments-api", ApprovalTask: "gate", Channel: "C1",
 		AskedBy: "UASK", AskedAt: t0, Note: "please <@here>", StartedBy: "USTART", Required: 1,
 	}
 }
 
 // MustOpenPrompt stores p, which must be new.
-func MustOpenPrompt(tb testing.TB, s *store.Store, p *store.Prompt) store.Prompt {
+func MustOpenPrompt(tb testing.TB, s *store.Store, p *release.Prompt) release.Prompt {
 	tb.Helper()
 	got, created, err := s.OpenPrompt(context.Background(), p)
 	require.NoError(tb, err)
@@ -93,11 +93,11 @@ func MustOpenPrompt(tb testing.TB, s *store.Store, p *store.Prompt) store.Prompt
 	return got
 }
 
-// voteErr returns err as a *store.VoteError, failing the test otherwise.
-func voteErr(tb testing.TB, err error) *store.VoteError {
+// voteErr returns err as a *release.VoteError, failing the test otherwise.
+func voteErr(tb testing.TB, err error) *release.VoteError {
 	tb.Helper()
-	var ve *store.VoteError
-	require.ErrorAs(tb, err, &ve, "got error %v, want a *store.VoteError", err)
+	var ve *release.VoteError
+	require.ErrorAs(tb, err, &ve, "got error %v, want a *release.VoteError", err)
 	return ve
 }
 

@@ -95,11 +95,11 @@ func TestRestart(t *testing.T) {
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
 		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C1", "1700000000.000100"))
-		_, _, err = s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "a", false, t0)
+		_, _, err = s.Vote(ctx, "P1", "U1", release.Agree, "a", false, t0)
 		require.NoError(t, err)
-		require.NoError(t, s.PutConfirmation(ctx, &store.Confirmation{ID: "K1", Action: api.ActionStop, PipelineID: "pipe-1",
+		require.NoError(t, s.PutConfirmation(ctx, &release.Confirmation{ID: "K1", Action: release.ActionStop, PipelineID: "pipe-1",
 			TaskName: "payments-api", RequestedBy: "UOP", Channel: "C1", CreatedAt: t0}))
-		audit := store.AuditEntry{At: ms(t0), User: "U1", Channel: "C1", Verb: "approve", TaskName: "payments-api", PipelineID: "pipe-1", Outcome: "vote recorded"}
+		audit := release.AuditEntry{At: ms(t0), User: "U1", Channel: "C1", Verb: "approve", TaskName: "payments-api", PipelineID: "pipe-1", Outcome: "vote recorded"}
 		require.NoError(t, s.AddAudit(ctx, audit))
 		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "USTART", t0))
 		before, err := s.GetPrompt(ctx, "P1")
@@ -110,10 +110,10 @@ func TestRestart(t *testing.T) {
 		after, err := s.GetPrompt(ctx, "P1")
 		require.NoError(t, err)
 		assert.Equal(t, before, after, "the prompt after a restart")
-		p, claimed, err := s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "b", false, t0)
+		p, claimed, err := s.Vote(ctx, "P1", "U2", release.Agree, "b", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "the quorum's second vote after a restart: claimed")
-		assert.Equal(t, "U1: a\nU2: b", p.Message(api.ApprovalAgree))
+		assert.Equal(t, "U1: a\nU2: b", p.Message(release.Agree))
 
 		c, err := s.TakeConfirmation(ctx, "K1", "U1", true, t0.Add(time.Minute), 5*time.Minute)
 		require.NoError(t, err, "a confirmation after a restart")
@@ -121,7 +121,7 @@ func TestRestart(t *testing.T) {
 
 		entries, err := s.LastAudit(ctx, 20, "")
 		require.NoError(t, err)
-		assert.Equal(t, []store.AuditEntry{audit}, entries, "the audit log after a restart")
+		assert.Equal(t, []release.AuditEntry{audit}, entries, "the audit log after a restart")
 		who, err := s.StartedBy(ctx, "pipe-1")
 		require.NoError(t, err)
 		assert.Equal(t, "USTART", who)
@@ -130,7 +130,7 @@ func TestRestart(t *testing.T) {
 
 func TestClosedStore(t *testing.T) {
 	ctx := context.Background()
-	e := &api.Execution{ID: "E1", Status: api.StatusReleasing}
+	e := &api.Execution{ID: "E1", Status: release.StatusReleasing}
 	cases := []struct {
 		name       string
 		call       func(s *store.Store) error
@@ -142,14 +142,14 @@ func TestClosedStore(t *testing.T) {
 		{"SetPromptMessage", func(s *store.Store) error { return s.SetPromptMessage(ctx, "P1", "C1", "1.2") }, "set prompt message: "},
 		{"DropPrompt", func(s *store.Store) error { return s.DropPrompt(ctx, "P1") }, "drop prompt: "},
 		{"Vote", func(s *store.Store) error {
-			_, _, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+			_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 			return err
 		}, "vote: "},
-		{"Decided", func(s *store.Store) error { _, err := s.Decided(ctx, "P1", api.ApprovalAgree, "U1", t0, e); return err }, "record decision: "},
+		{"Decided", func(s *store.Store) error { _, err := s.Decided(ctx, "P1", release.Agree, "U1", t0, e); return err }, "record decision: "},
 		{"Failed", func(s *store.Store) error { _, err := s.Failed(ctx, "P1", "x"); return err }, "record failure: "},
 		{"Uncertain", func(s *store.Store) error { _, err := s.Uncertain(ctx, "P1", "x"); return err }, "record unknown outcome: "},
 		{"PutConfirmation", func(s *store.Store) error {
-			return s.PutConfirmation(ctx, &store.Confirmation{ID: "K1", Action: api.ActionStop, CreatedAt: t0})
+			return s.PutConfirmation(ctx, &release.Confirmation{ID: "K1", Action: release.ActionStop, CreatedAt: t0})
 		}, "store confirmation: "},
 		{"SetConfirmationMessage", func(s *store.Store) error { return s.SetConfirmationMessage(ctx, "K1", "1.2") }, "set confirmation message: "},
 		{"TakeConfirmation", func(s *store.Store) error {
@@ -158,7 +158,7 @@ func TestClosedStore(t *testing.T) {
 		}, "use confirmation: "},
 		{"SetStartedBy", func(s *store.Store) error { return s.SetStartedBy(ctx, "pipe-1", "U1", t0) }, "record start: "},
 		{"StartedBy", func(s *store.Store) error { _, err := s.StartedBy(ctx, "pipe-1"); return err }, "who started: "},
-		{"AddAudit", func(s *store.Store) error { return s.AddAudit(ctx, store.AuditEntry{At: t0}) }, "audit: "},
+		{"AddAudit", func(s *store.Store) error { return s.AddAudit(ctx, release.AuditEntry{At: t0}) }, "audit: "},
 		{"LastAudit", func(s *store.Store) error { _, err := s.LastAudit(ctx, 20, ""); return err }, "read audit: "},
 	}
 	eachDriver(t, func(t *testing.T, driver string) {

@@ -38,7 +38,7 @@ func TestOpenPrompt(t *testing.T) {
 		MustOpenPrompt(t, s, question("P4", "pipe-2"))
 
 		// A claimed, undecided prompt is still the open one.
-		_, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalRefuse, "no", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Refuse, "no", false, t0)
 		require.NoError(t, err)
 		require.True(t, claimed)
 		got, created, err = s.OpenPrompt(ctx, question("P5", "pipe-1"))
@@ -46,7 +46,7 @@ func TestOpenPrompt(t *testing.T) {
 		assert.False(t, created, "OpenPrompt while the open prompt is being decided: created")
 		assert.Equal(t, "P1", got.ID)
 
-		_, err = s.Decided(ctx, "P1", api.ApprovalRefuse, "U1", t0, &api.Execution{ID: "E1", Status: api.StatusFailed})
+		_, err = s.Decided(ctx, "P1", release.Refuse, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusFailed})
 		require.NoError(t, err)
 		got, created, err = s.OpenPrompt(ctx, question("P6", "pipe-1"))
 		require.NoError(t, err)
@@ -54,7 +54,7 @@ func TestOpenPrompt(t *testing.T) {
 		assert.Equal(t, "P6", got.ID)
 		old, err := s.GetPrompt(ctx, "P1")
 		require.NoError(t, err)
-		assert.Equal(t, api.ApprovalRefuse, old.Decision, "the decided prompt is kept")
+		assert.Equal(t, release.Refuse, old.Decision, "the decided prompt is kept")
 	})
 }
 
@@ -90,16 +90,16 @@ func TestGetPromptRoundTrip(t *testing.T) {
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
 		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C2", "1700000000.000100"))
-		_, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "lgtm", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Agree, "lgtm", false, t0)
 		require.NoError(t, err)
 		require.False(t, claimed)
-		_, claimed, err = s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "", false, t0.Add(time.Second))
+		_, claimed, err = s.Vote(ctx, "P1", "U2", release.Agree, "", false, t0.Add(time.Second))
 		require.NoError(t, err)
 		require.True(t, claimed)
 		uncertain, err := s.Uncertain(ctx, "P1", "timeout")
 		require.NoError(t, err)
 
-		want := store.Prompt{
+		want := release.Prompt{
 			ID: "P1", PipelineID: "pipe-1", TaskName: "payments-api", ApprovalTask: "gate", Channel: "C2",
 			TS: "1700000000.000100", AskedBy: "UASK", AskedAt: ms(t0), Note: "please <@here>", StartedBy: "USTART",
 			Required: 2, Approvals: []string{"U1", "U2"}, Comments: map[string]string{"U1": "lgtm"},
@@ -112,10 +112,10 @@ func TestGetPromptRoundTrip(t *testing.T) {
 		assert.Equal(t, time.UTC, got.AskedAt.Location())
 
 		decidedAt := t0.Add(time.Minute)
-		decided, err := s.Decided(ctx, "P1", api.ApprovalAgree, "U2", decidedAt, &api.Execution{ID: "E9", Status: api.StatusReleasing})
+		decided, err := s.Decided(ctx, "P1", release.Agree, "U2", decidedAt, &api.Execution{ID: "E9", Status: release.StatusReleasing})
 		require.NoError(t, err)
 		want.Deciding, want.Uncertain, want.LastError = "", "", ""
-		want.Decision, want.DecidedBy, want.DecidedAt, want.ExecutionID, want.Status = api.ApprovalAgree, "U2", ms(decidedAt), "E9", api.StatusReleasing
+		want.Decision, want.DecidedBy, want.DecidedAt, want.ExecutionID, want.Status = release.Agree, "U2", ms(decidedAt), "E9", release.StatusReleasing
 		got, err = s.GetPrompt(ctx, "P1")
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "GetPrompt after Decided")
@@ -129,12 +129,12 @@ func TestGetPromptRoundTrip(t *testing.T) {
 func TestPromptZeroTimesAndEmptyFields(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		s, _ := MustNew(t, driver)
-		p := MustOpenPrompt(t, s, &store.Prompt{ID: "P1", PipelineID: "pipe-1", ApprovalTask: "gate", Required: 1})
+		p := MustOpenPrompt(t, s, &release.Prompt{ID: "P1", PipelineID: "pipe-1", ApprovalTask: "gate", Required: 1})
 		assert.True(t, p.AskedAt.IsZero(), "AskedAt: got %v, want zero", p.AskedAt)
 		assert.True(t, p.DecidedAt.IsZero(), "DecidedAt: got %v, want zero", p.DecidedAt)
 		assert.Empty(t, p.Approvals)
 		assert.Empty(t, p.Voters())
-		assert.Equal(t, "", p.Message(api.ApprovalAgree))
+		assert.Equal(t, "", p.Message(release.Agree))
 		assert.NotNil(t, p.Comments, "Comments is a map, ready to read")
 	})
 }
@@ -145,7 +145,7 @@ func TestSetPromptMessageAndDropPrompt(t *testing.T) {
 		s, _ := MustNew(t, driver)
 
 		MustOpenPrompt(t, s, question("UNPOSTED", "pipe-1"))
-		_, _, err := s.Vote(ctx, "UNPOSTED", "U1", api.ApprovalAgree, "x", false, t0)
+		_, _, err := s.Vote(ctx, "UNPOSTED", "U1", release.Agree, "x", false, t0)
 		require.NoError(t, err)
 		require.NoError(t, s.DropPrompt(ctx, "UNPOSTED"))
 		_, err = s.GetPrompt(ctx, "UNPOSTED")
@@ -176,7 +176,7 @@ func TestDropPromptKeepsVotesOfPostedPrompt(t *testing.T) {
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
 		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C1", "1700000000.000100"))
-		_, _, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "lgtm", false, t0)
+		_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "lgtm", false, t0)
 		require.NoError(t, err)
 
 		require.NoError(t, s.DropPrompt(ctx, "P1"))
@@ -210,13 +210,13 @@ func TestMessage(t *testing.T) {
 				q := question(id, "pipe-"+id)
 				q.Required = 3
 				MustOpenPrompt(t, s, q)
-				var p store.Prompt
+				var p release.Prompt
 				for _, v := range c.votes {
 					var err error
-					p, _, err = s.Vote(ctx, id, v[0], api.ApprovalType(v[1]), v[2], false, t0)
+					p, _, err = s.Vote(ctx, id, v[0], release.Decision(v[1]), v[2], false, t0)
 					require.NoError(t, err)
 				}
-				assert.Equal(t, c.want, p.Message(api.ApprovalType(c.votes[len(c.votes)-1][1])), "Message() after votes %v", c.votes)
+				assert.Equal(t, c.want, p.Message(release.Decision(c.votes[len(c.votes)-1][1])), "Message() after votes %v", c.votes)
 			})
 		}
 	})
@@ -229,7 +229,7 @@ func TestOpenPromptWithTakenIDFails(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
-		_, err := s.Decided(context.Background(), "P1", api.ApprovalAgree, "U1", t0, &api.Execution{ID: "E1", Status: api.StatusReleasing})
+		_, err := s.Decided(context.Background(), "P1", release.Agree, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusReleasing})
 		require.NoError(t, err)
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -22,24 +22,24 @@ func TestVoteQuorum(t *testing.T) {
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
 
-		p, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "a", false, t0)
+		p, claimed, err := s.Vote(ctx, "P1", "U1", release.Agree, "a", false, t0)
 		require.NoError(t, err)
 		assert.False(t, claimed, "first approval of two: claimed")
 		assert.Equal(t, []string{"U1"}, p.Approvals)
 		assert.Empty(t, p.Deciding)
 
-		p, claimed, err = s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+		p, claimed, err = s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		assert.False(t, claimed, "the same approver again: claimed")
 		assert.Equal(t, []string{"U1"}, p.Approvals, "a second approval by the same user counts once")
 		assert.Equal(t, map[string]string{"U1": "a"}, p.Comments, "an empty comment keeps the earlier one")
 
-		p, claimed, err = s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "b", false, t0)
+		p, claimed, err = s.Vote(ctx, "P1", "U2", release.Agree, "b", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "second distinct approver: claimed")
 		assert.Equal(t, "U2", p.Deciding)
 		assert.Equal(t, []string{"U1", "U2"}, p.Voters())
-		assert.Equal(t, "U1: a\nU2: b", p.Message(api.ApprovalAgree))
+		assert.Equal(t, "U1: a\nU2: b", p.Message(release.Agree))
 	})
 }
 
@@ -50,21 +50,21 @@ func TestVoteRefusalClaimsAtOnce(t *testing.T) {
 		q := question("P1", "pipe-1")
 		q.Required = 3
 		MustOpenPrompt(t, s, q)
-		_, claimed, err := s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U2", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		require.False(t, claimed)
-		_, claimed, err = s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "ok", false, t0)
+		_, claimed, err = s.Vote(ctx, "P1", "U1", release.Agree, "ok", false, t0)
 		require.NoError(t, err)
 		require.False(t, claimed)
 
-		p, claimed, err := s.Vote(ctx, "P1", "U9", api.ApprovalRefuse, "broken", false, t0)
+		p, claimed, err := s.Vote(ctx, "P1", "U9", release.Refuse, "broken", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "a refusal with 2 of 3 approvals: claimed")
 		assert.Equal(t, "U9", p.Deciding)
 		assert.Equal(t, []string{"U2", "U1"}, p.Approvals, "approvals in the order they came")
 		assert.Equal(t, []string{"U2", "U1", "U9"}, p.Voters(), "approvers first, then the refuser")
-		assert.Equal(t, "broken", p.Message(api.ApprovalRefuse), "a refusal sends the refuser's reason only")
-		assert.Equal(t, "ok", p.Message(api.ApprovalAgree), "only voters with a comment; one is sent bare")
+		assert.Equal(t, "broken", p.Message(release.Refuse), "a refusal sends the refuser's reason only")
+		assert.Equal(t, "ok", p.Message(release.Agree), "only voters with a comment; one is sent bare")
 	})
 }
 
@@ -75,14 +75,14 @@ func TestVoteChangeOfMind(t *testing.T) {
 		q := question("P1", "pipe-1")
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
-		_, _, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "fine", false, t0)
+		_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "fine", false, t0)
 		require.NoError(t, err)
-		p, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalRefuse, "no, broken", false, t0)
+		p, claimed, err := s.Vote(ctx, "P1", "U1", release.Refuse, "no, broken", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed)
 		assert.Empty(t, p.Approvals, "an approver who then refuses no longer approves")
 		assert.Equal(t, []string{"U1"}, p.Voters())
-		assert.Equal(t, "no, broken", p.Message(api.ApprovalRefuse), "one comment is sent bare")
+		assert.Equal(t, "no, broken", p.Message(release.Refuse), "one comment is sent bare")
 	})
 }
 
@@ -90,18 +90,18 @@ func TestVoteSelfApproval(t *testing.T) {
 	cases := []struct {
 		name        string
 		user        string
-		decision    api.ApprovalType
+		decision    release.Decision
 		allowSelf   bool
 		wantClaimed bool
-		wantKind    store.VoteErrorKind
+		wantKind    release.VoteErrorKind
 	}{
-		{"asker approves", "UASK", api.ApprovalAgree, false, false, store.VoteSelf},
-		{"starter approves", "USTART", api.ApprovalAgree, false, false, store.VoteSelf},
-		{"asker approves, self allowed", "UASK", api.ApprovalAgree, true, true, 0},
-		{"starter approves, self allowed", "USTART", api.ApprovalAgree, true, true, 0},
-		{"asker refuses", "UASK", api.ApprovalRefuse, false, true, 0},
-		{"starter refuses", "USTART", api.ApprovalRefuse, false, true, 0},
-		{"someone else approves", "U1", api.ApprovalAgree, false, true, 0},
+		{"asker approves", "UASK", release.Agree, false, false, release.VoteSelf},
+		{"starter approves", "USTART", release.Agree, false, false, release.VoteSelf},
+		{"asker approves, self allowed", "UASK", release.Agree, true, true, 0},
+		{"starter approves, self allowed", "USTART", release.Agree, true, true, 0},
+		{"asker refuses", "UASK", release.Refuse, false, true, 0},
+		{"starter refuses", "USTART", release.Refuse, false, true, 0},
+		{"someone else approves", "U1", release.Agree, false, true, 0},
 	}
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
@@ -135,18 +135,18 @@ func TestVoteAfterClaim(t *testing.T) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
-		_, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		require.True(t, claimed)
 
 		for _, v := range []struct {
 			user     string
-			decision api.ApprovalType
-		}{{"U2", api.ApprovalAgree}, {"U3", api.ApprovalRefuse}, {"U1", api.ApprovalAgree}, {"UASK", api.ApprovalAgree}} {
+			decision release.Decision
+		}{{"U2", release.Agree}, {"U3", release.Refuse}, {"U1", release.Agree}, {"UASK", release.Agree}} {
 			p, claimed, err := s.Vote(ctx, "P1", v.user, v.decision, "late", false, t0)
 			assert.False(t, claimed, "%s %s while deciding: claimed", v.user, v.decision)
 			ve := voteErr(t, err)
-			assert.Equal(t, store.VoteDeciding, ve.Kind, "%s %s while deciding", v.user, v.decision)
+			assert.Equal(t, release.VoteDeciding, ve.Kind, "%s %s while deciding", v.user, v.decision)
 			assert.Equal(t, "U1", ve.Prompt.Deciding, "who holds the claim")
 			assert.Equal(t, "being decided", ve.Error())
 			assert.Equal(t, []string{"U1"}, p.Voters(), "late votes are not recorded")
@@ -159,17 +159,17 @@ func TestVoteAfterDecided(t *testing.T) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
-		_, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		require.True(t, claimed)
-		_, err = s.Decided(ctx, "P1", api.ApprovalAgree, "U1", t0, &api.Execution{ID: "E1", Status: api.StatusReleasing})
+		_, err = s.Decided(ctx, "P1", release.Agree, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusReleasing})
 		require.NoError(t, err)
 
-		for _, d := range []api.ApprovalType{api.ApprovalAgree, api.ApprovalRefuse} {
+		for _, d := range []release.Decision{release.Agree, release.Refuse} {
 			_, claimed, err := s.Vote(ctx, "P1", "U2", d, "late", false, t0)
 			assert.False(t, claimed)
 			ve := voteErr(t, err)
-			assert.Equal(t, store.VoteDecided, ve.Kind, "%s after the decision", d)
+			assert.Equal(t, release.VoteDecided, ve.Kind, "%s after the decision", d)
 			assert.Equal(t, "U1", ve.Prompt.DecidedBy)
 			assert.Equal(t, ms(t0), ve.Prompt.DecidedAt)
 			assert.Equal(t, "already decided", ve.Error())
@@ -184,9 +184,9 @@ func TestVoteAfterFailed(t *testing.T) {
 		q := question("P1", "pipe-1")
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
-		_, _, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+		_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 		require.NoError(t, err)
-		_, claimed, err := s.Vote(ctx, "P1", "U2", api.ApprovalAgree, "", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U2", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		require.True(t, claimed)
 
@@ -195,7 +195,7 @@ func TestVoteAfterFailed(t *testing.T) {
 		assert.Equal(t, "HTTP 503", p.LastError)
 		assert.Empty(t, p.Deciding, "Failed releases the claim")
 
-		p, claimed, err = s.Vote(ctx, "P1", "U3", api.ApprovalAgree, "", false, t0)
+		p, claimed, err = s.Vote(ctx, "P1", "U3", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "a vote after a failure: claimed")
 		assert.Equal(t, "U3", p.Deciding)
@@ -203,11 +203,11 @@ func TestVoteAfterFailed(t *testing.T) {
 
 		p, err = s.Failed(ctx, "P1", "HTTP 500")
 		require.NoError(t, err)
-		p, claimed, err = s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "", false, t0)
+		p, claimed, err = s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "an earlier approver trying again: claimed")
 
-		p, err = s.Decided(ctx, "P1", api.ApprovalAgree, "U1", t0, &api.Execution{ID: "E1", Status: api.StatusReleasing})
+		p, err = s.Decided(ctx, "P1", release.Agree, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusReleasing})
 		require.NoError(t, err)
 		assert.Empty(t, p.LastError, "Decided clears the last error")
 	})
@@ -218,7 +218,7 @@ func TestVoteAfterUncertain(t *testing.T) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
-		_, claimed, err := s.Vote(ctx, "P1", "U1", api.ApprovalRefuse, "no", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Refuse, "no", false, t0)
 		require.NoError(t, err)
 		require.True(t, claimed)
 		p, err := s.Uncertain(ctx, "P1", "timeout")
@@ -227,10 +227,10 @@ func TestVoteAfterUncertain(t *testing.T) {
 		assert.Equal(t, "U1", p.Deciding, "the claim is kept")
 
 		for _, user := range []string{"U2", "U1"} {
-			_, claimed, err := s.Vote(ctx, "P1", user, api.ApprovalAgree, "", false, t0)
+			_, claimed, err := s.Vote(ctx, "P1", user, release.Agree, "", false, t0)
 			assert.False(t, claimed)
 			ve := voteErr(t, err)
-			assert.Equal(t, store.VoteUncertain, ve.Kind, "%s after an uncertain outcome", user)
+			assert.Equal(t, release.VoteUncertain, ve.Kind, "%s after an uncertain outcome", user)
 			assert.Equal(t, "U1", ve.Prompt.Uncertain)
 			assert.Equal(t, "outcome unknown", ve.Error())
 		}
@@ -240,7 +240,7 @@ func TestVoteAfterUncertain(t *testing.T) {
 func TestVoteUnknownPrompt(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		s, _ := MustNew(t, driver)
-		_, claimed, err := s.Vote(context.Background(), "nope", "U1", api.ApprovalAgree, "", false, t0)
+		_, claimed, err := s.Vote(context.Background(), "nope", "U1", release.Agree, "", false, t0)
 		assert.False(t, claimed)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
@@ -256,9 +256,9 @@ func TestVoteExactlyOnce(t *testing.T) {
 		claimedBy := make([]bool, n)
 		errs := make([]error, n)
 		together(n, func(i int) {
-			d := api.ApprovalAgree
+			d := release.Agree
 			if i%2 == 1 {
-				d = api.ApprovalRefuse
+				d = release.Refuse
 			}
 			_, claimedBy[i], errs[i] = stores[i%len(stores)].Vote(ctx, "P1", fmt.Sprintf("U%02d", i), d, "", false, t0)
 		})
@@ -276,7 +276,7 @@ func TestVoteExactlyOnce(t *testing.T) {
 				continue
 			}
 			ve := voteErr(t, errs[i])
-			assert.Equal(t, store.VoteDeciding, ve.Kind, "vote #%d", i)
+			assert.Equal(t, release.VoteDeciding, ve.Kind, "vote #%d", i)
 			assert.Equal(t, winners[0], ve.Prompt.Deciding, "vote #%d is told who decides", i)
 		}
 		p, err := stores[len(stores)-1].GetPrompt(ctx, "P1")
@@ -297,7 +297,7 @@ func TestRejectedVoteIsNotStored(t *testing.T) {
 	s, dsn := MustNew(t, "postgres")
 	q := question("P1", "pipe-1")
 	MustOpenPrompt(t, s, q)
-	_, _, err := s.Vote(ctx, "P1", "U1", api.ApprovalAgree, "ship it", false, t0)
+	_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "ship it", false, t0)
 	require.NoError(t, err) // Required=1: U1 claims at once
 	_, err = s.Failed(ctx, "P1", "HTTP 503")
 	require.NoError(t, err)
@@ -316,7 +316,7 @@ func TestRejectedVoteIsNotStored(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, claimed, err := s.Vote(ctx, "P1", "U2", api.ApprovalRefuse, "do not ship: broken", false, t0)
+		_, claimed, err := s.Vote(ctx, "P1", "U2", release.Refuse, "do not ship: broken", false, t0)
 		done <- result{claimed, err}
 	}()
 	var holder int
@@ -332,12 +332,12 @@ func TestRejectedVoteIsNotStored(t *testing.T) {
 	r := <-done
 	require.False(t, r.claimed, "U2 lost the claim")
 	ve := voteErr(t, r.err)
-	require.Equal(t, store.VoteDeciding, ve.Kind)
+	require.Equal(t, release.VoteDeciding, ve.Kind)
 
 	p, err := s.GetPrompt(ctx, "P1")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"U1"}, p.Voters(), "voters after U2's refusal was rejected")
-	assert.Equal(t, "ship it", p.Message(api.ApprovalAgree), "the message U1 sends upstream with its approval")
+	assert.Equal(t, "ship it", p.Message(release.Agree), "the message U1 sends upstream with its approval")
 }
 
 func TestVoteSeesAStartRecordedAfterThePrompt(t *testing.T) {
@@ -346,12 +346,12 @@ func TestVoteSeesAStartRecordedAfterThePrompt(t *testing.T) {
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
 		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "U5", t0))
-		_, claimed, err := s.Vote(ctx, "P1", "U5", api.ApprovalAgree, "", false, t0)
-		var ve *store.VoteError
+		_, claimed, err := s.Vote(ctx, "P1", "U5", release.Agree, "", false, t0)
+		var ve *release.VoteError
 		require.ErrorAs(t, err, &ve)
-		assert.Equal(t, store.VoteSelf, ve.Kind)
+		assert.Equal(t, release.VoteSelf, ve.Kind)
 		assert.False(t, claimed)
-		_, claimed, err = s.Vote(ctx, "P1", "U5", api.ApprovalRefuse, "no", false, t0)
+		_, claimed, err = s.Vote(ctx, "P1", "U5", release.Refuse, "no", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "the starter may still refuse")
 	})
