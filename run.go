@@ -17,6 +17,7 @@ import (
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/handlers"
+	"github.com/releasebot/releasebot/poller"
 	"github.com/releasebot/releasebot/sandbox"
 	"github.com/releasebot/releasebot/store"
 )
@@ -51,7 +52,10 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		Releases:          releases,
 		Slack:             slackBot,
 		Groups:            slackBot,
-		Store:             db,
+		Prompts:           db,
+		Confirmations:     db,
+		Audit:             db,
+		Expiring:          db,
 		Operators:         cfg.Operators,
 		Approvers:         cfg.Approvers,
 		Channels:          cfg.Channels,
@@ -59,8 +63,16 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		RequiredApprovals: cfg.RequiredApprovals,
 		AllowSelfApproval: cfg.AllowSelfApproval,
 		ApprovalTasks:     cfg.ApprovalTasks,
-		PollInterval:      cfg.PollInterval,
+		CallTimeout:       cfg.CallTimeout,
 		Metrics:           m,
+	})
+	callTimeout := cfg.CallTimeout
+	if callTimeout <= 0 {
+		callTimeout = handlers.DefaultCallTimeout
+	}
+	poll := poller.New(poller.Config{
+		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Metrics: m,
+		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: callTimeout + handlers.ClaimMargin,
 	})
 
 	stopHTTP, err := serveHTTP(ctx, cfg.HTTPAddr, m, func(ctx context.Context) error {
@@ -84,7 +96,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	following := make(chan struct{})
 	go func() {
 		defer close(following)
-		router.Follow(followCtx)
+		poll.Run(followCtx)
 	}()
 	err = slackBot.Run(ctx, router)
 	stopFollowing()

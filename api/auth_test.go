@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/release"
 )
 
 func TestAKSKSignsEveryRequest(t *testing.T) {

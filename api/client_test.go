@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/release"
 )
 
 func TestOperateSendsDocumentedRequest(t *testing.T) {

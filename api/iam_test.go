@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/release"
 )
 
 func TestIAMPasswordLogsInWithDocumentedBody(t *testing.T) {

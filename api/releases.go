@@ -5,37 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-)
 
-// Action is what Operate asks ServiceStage to do with a release task.
-type Action string
-
-// The actions of the operate API (its action_id query parameter).
-const (
-	ActionStart    Action = "start"
-	ActionStop     Action = "stop"
-	ActionContinue Action = "continue"
-	ActionRetry    Action = "retry"
-	ActionRollback Action = "rollback"
-	ActionApproval Action = "approval"
-)
-
-// Valid reports whether a is one of the documented actions.
-func (a Action) Valid() bool {
-	switch a {
-	case ActionStart, ActionStop, ActionContinue, ActionRetry, ActionRollback, ActionApproval:
-		return true
-	}
-	return false
-}
-
-// ApprovalType is the decision sent with ActionApproval.
-type ApprovalType string
-
-// The two decisions on a manual-approval task.
-const (
-	ApprovalAgree  ApprovalType = "agree"
-	ApprovalRefuse ApprovalType = "refuse"
+	"github.com/releasebot/releasebot/release"
 )
 
 // SelectedTasks names tasks of one stage to run on start.
@@ -49,17 +20,17 @@ type SelectedTasks struct {
 // approval, Message is its optional comment. A field set for an action that
 // does not take it is refused rather than sent.
 type OperateOptions struct {
-	SelectedTasks []SelectedTasks `json:"selected_tasks,omitempty"`
-	TaskName      string          `json:"task_name,omitempty"`
-	ApprovalType  ApprovalType    `json:"approval_type,omitempty"`
-	Message       string          `json:"message,omitempty"`
+	SelectedTasks []SelectedTasks  `json:"selected_tasks,omitempty"`
+	TaskName      string           `json:"task_name,omitempty"`
+	ApprovalType  release.Decision `json:"approval_type,omitempty"`
+	Message       string           `json:"message,omitempty"`
 }
 
-func (o *OperateOptions) validate(action Action) error {
+func (o *OperateOptions) validate(action release.Action) error {
 	if !action.Valid() {
 		return fmt.Errorf("%w: unknown action %.20q", ErrInvalidRequest, string(action))
 	}
-	if action != ActionStart && len(o.SelectedTasks) > 0 {
+	if action != release.ActionStart && len(o.SelectedTasks) > 0 {
 		return fmt.Errorf("%w: selected tasks are for start only", ErrInvalidRequest)
 	}
 	for _, st := range o.SelectedTasks {
@@ -72,7 +43,7 @@ func (o *OperateOptions) validate(action Action) error {
 			}
 		}
 	}
-	if action != ActionApproval {
+	if action != release.ActionApproval {
 		if o.TaskName != "" || o.ApprovalType != "" || o.Message != "" {
 			return fmt.Errorf("%w: task name, approval type and message are for approval only", ErrInvalidRequest)
 		}
@@ -81,8 +52,8 @@ func (o *OperateOptions) validate(action Action) error {
 	if o.TaskName == "" {
 		return fmt.Errorf("%w: approval needs a task name", ErrInvalidRequest)
 	}
-	if o.ApprovalType != ApprovalAgree && o.ApprovalType != ApprovalRefuse {
-		return fmt.Errorf("%w: approval type must be %q or %q", ErrInvalidRequest, ApprovalAgree, ApprovalRefuse)
+	if !o.ApprovalType.Upstream() {
+		return fmt.Errorf("%w: approval type must be %q or %q", ErrInvalidRequest, release.Agree, release.Refuse)
 	}
 	return nil
 }
@@ -93,7 +64,7 @@ func (o *OperateOptions) validate(action Action) error {
 // once after a 401 with fresh credentials: a repeated start would start a
 // second release. Errors from the server are *Error; requests refused before
 // sending wrap ErrInvalidRequest.
-func (c *Client) Operate(ctx context.Context, pipelineID string, action Action, opts *OperateOptions) (*Execution, error) {
+func (c *Client) Operate(ctx context.Context, pipelineID string, action release.Action, opts *OperateOptions) (*Execution, error) {
 	op := "operate release task: " + string(action)
 	if !action.Valid() {
 		op = "operate release task"

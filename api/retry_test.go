@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/release"
 )
 
 func TestOperateIsNeverRetried(t *testing.T) {

@@ -8,100 +8,29 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/releasebot/releasebot/release"
 )
 
-// Status is the state of a release task or of one of its executions, as
-// ServiceStage reports it. Codes the documentation does not list are kept as
-// they are and shown as "status N".
-type Status int
+// flexStatus decodes a status given as a number, a string holding a
+// number, or null.
+type flexStatus release.Status
 
-// The status codes of the ServiceStage documentation.
-const (
-	StatusInitialized      Status = 1
-	StatusReleased         Status = 2
-	StatusFailed           Status = 3
-	StatusReleasing        Status = 4
-	StatusAwaitingApproval Status = 5
-	StatusPaused           Status = 7
-	StatusSkipped          Status = 9
-	StatusRollingBack      Status = 10
-	StatusRolledBack       Status = 11
-	StatusRollbackFailed   Status = 12
-	StatusStopping         Status = 13
-	StatusRestarting       Status = 14
-)
-
-var statusWords = map[Status]string{
-	StatusInitialized:      "Initialized",
-	StatusReleased:         "Released",
-	StatusFailed:           "Release failed",
-	StatusReleasing:        "Releasing",
-	StatusAwaitingApproval: "Awaiting approval",
-	StatusPaused:           "Paused",
-	StatusSkipped:          "Skipped",
-	StatusRollingBack:      "Rolling back",
-	StatusRolledBack:       "Rolled back",
-	StatusRollbackFailed:   "Rollback failed",
-	StatusStopping:         "Stopping",
-	StatusRestarting:       "Restarting",
-}
-
-// Known reports whether the code is one the documentation lists.
-func (s Status) Known() bool {
-	_, ok := statusWords[s]
-	return ok
-}
-
-// String returns the status in words ("Releasing"), or "status N" for a code
-// the documentation does not list.
-func (s Status) String() string {
-	if w, ok := statusWords[s]; ok {
-		return w
-	}
-	return "status " + strconv.Itoa(int(s))
-}
-
-// Label returns the status in words with its code, "Releasing (4)", or
-// "status N" for an unknown code.
-func (s Status) Label() string {
-	if w, ok := statusWords[s]; ok {
-		return w + " (" + strconv.Itoa(int(s)) + ")"
-	}
-	return s.String()
-}
-
-// Finished reports whether an execution in this status will not change again
-// by itself: released, release failed, rolled back or rollback failed.
-func (s Status) Finished() bool {
-	switch s {
-	case StatusReleased, StatusFailed, StatusRolledBack, StatusRollbackFailed:
-		return true
-	}
-	return false
-}
-
-// AwaitingPerson reports whether the execution waits for someone: an approval
-// decision (5) or a continue (7).
-func (s Status) AwaitingPerson() bool {
-	return s == StatusAwaitingApproval || s == StatusPaused
-}
-
-// UnmarshalJSON accepts a number, a string holding a number, or null.
-func (s *Status) UnmarshalJSON(data []byte) error {
+func (s *flexStatus) UnmarshalJSON(data []byte) error {
 	v, err := flexInt(data)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	*s = Status(v)
+	*s = flexStatus(v)
 	return nil
 }
 
 // Execution is the result of operating a release task: the execution that the
 // action started or acted upon.
 type Execution struct {
-	ID         string `json:"id"`
-	PipelineID string `json:"pipeline_id"`
-	Status     Status `json:"status"`
+	ID         string         `json:"id"`
+	PipelineID string         `json:"pipeline_id"`
+	Status     release.Status `json:"status"`
 }
 
 // UnmarshalJSON accepts the execution ID as a string (the documentation's
@@ -110,12 +39,12 @@ func (e *Execution) UnmarshalJSON(data []byte) error {
 	var raw struct {
 		ID         flexString `json:"id"`
 		PipelineID flexString `json:"pipeline_id"`
-		Status     Status     `json:"status"`
+		Status     flexStatus `json:"status"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	*e = Execution{ID: string(raw.ID), PipelineID: string(raw.PipelineID), Status: raw.Status}
+	*e = Execution{ID: string(raw.ID), PipelineID: string(raw.PipelineID), Status: release.Status(raw.Status)}
 	return nil
 }
 
@@ -124,7 +53,7 @@ type ReleaseTask struct {
 	ID            string
 	Name          string
 	Description   string
-	Status        Status
+	Status        release.Status
 	Creator       string
 	LastTriggerAt time.Time // zero when it never ran
 	CreateTime    time.Time
@@ -135,7 +64,7 @@ type releaseTaskJSON struct {
 	ID            flexString `json:"id"`
 	Name          flexString `json:"name"`
 	Description   flexString `json:"description"`
-	Status        Status     `json:"status"`
+	Status        flexStatus `json:"status"`
 	Creator       flexString `json:"creator"`
 	LastTriggerAt flexTime   `json:"last_trigger_at"`
 	CreateTime    flexTime   `json:"create_time"`
@@ -147,7 +76,7 @@ func (r releaseTaskJSON) task() ReleaseTask {
 		ID:            string(r.ID),
 		Name:          string(r.Name),
 		Description:   string(r.Description),
-		Status:        r.Status,
+		Status:        release.Status(r.Status),
 		Creator:       string(r.Creator),
 		LastTriggerAt: time.Time(r.LastTriggerAt),
 		CreateTime:    time.Time(r.CreateTime),
@@ -182,6 +111,17 @@ type Stage struct {
 type Task struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// TaskNames returns the names of every task, in declaration order.
+func (d *ReleaseTaskDetail) TaskNames() []string {
+	var names []string
+	for _, s := range d.Stages {
+		for _, t := range s.Tasks {
+			names = append(names, t.Name)
+		}
+	}
+	return names
 }
 
 // ApprovalTasks returns the names of the tasks whose type marks them as a
@@ -264,7 +204,7 @@ func (s stageJSON) stage() Stage {
 type Record struct {
 	ID         string
 	PipelineID string
-	Status     Status
+	Status     release.Status
 	Trigger    string // who or what started it, as ServiceStage reports it
 	StartTime  time.Time
 	EndTime    time.Time // zero while running
@@ -274,14 +214,14 @@ type Record struct {
 // StageRun is the state of one stage within an execution.
 type StageRun struct {
 	Name   string
-	Status Status
+	Status release.Status
 	Tasks  []TaskRun
 }
 
 // TaskRun is the state of one task within an execution.
 type TaskRun struct {
 	Name   string
-	Status Status
+	Status release.Status
 }
 
 // UnmarshalJSON accepts numbers or strings for IDs, times and the trigger.
@@ -289,16 +229,16 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	var raw struct {
 		ID         flexString `json:"id"`
 		PipelineID flexString `json:"pipeline_id"`
-		Status     Status     `json:"status"`
+		Status     flexStatus `json:"status"`
 		Trigger    flexString `json:"trigger"`
 		StartTime  flexTime   `json:"start_time"`
 		EndTime    flexTime   `json:"end_time"`
 		Stages     []struct {
 			Name   flexString `json:"name"`
-			Status Status     `json:"status"`
+			Status flexStatus `json:"status"`
 			Tasks  []struct {
 				Name   flexString `json:"name"`
-				Status Status     `json:"status"`
+				Status flexStatus `json:"status"`
 			} `json:"tasks"`
 		} `json:"stages"`
 	}
@@ -308,15 +248,15 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	*r = Record{
 		ID:         string(raw.ID),
 		PipelineID: string(raw.PipelineID),
-		Status:     raw.Status,
+		Status:     release.Status(raw.Status),
 		Trigger:    string(raw.Trigger),
 		StartTime:  time.Time(raw.StartTime),
 		EndTime:    time.Time(raw.EndTime),
 	}
 	for _, s := range raw.Stages {
-		sr := StageRun{Name: string(s.Name), Status: s.Status}
+		sr := StageRun{Name: string(s.Name), Status: release.Status(s.Status)}
 		for _, t := range s.Tasks {
-			sr.Tasks = append(sr.Tasks, TaskRun{Name: string(t.Name), Status: t.Status})
+			sr.Tasks = append(sr.Tasks, TaskRun{Name: string(t.Name), Status: release.Status(t.Status)})
 		}
 		r.Stages = append(r.Stages, sr)
 	}
@@ -479,3 +419,27 @@ func parseTime(s string) time.Time {
 // trimJSONSpace trims what JSON counts as white space, and nothing else: a
 // vertical tab before a document makes it invalid, not empty.
 func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
+
+// WaitingGate names the task of r that awaits approval, when the record
+// says; "" otherwise.
+func (r *Record) WaitingGate() string {
+	for _, st := range r.Stages {
+		for _, t := range st.Tasks {
+			if t.Status == release.StatusAwaitingApproval {
+				return t.Name
+			}
+		}
+	}
+	return ""
+}
+
+// SeenIn is what recs show of an execution: whether it is listed, its
+// status, and the approval task it waits at.
+func SeenIn(recs []Record, executionID string) release.Seen {
+	for i := range recs {
+		if recs[i].ID == executionID {
+			return release.Seen{Found: true, Status: recs[i].Status, Gate: recs[i].WaitingGate()}
+		}
+	}
+	return release.Seen{}
+}

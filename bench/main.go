@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/releasebot/releasebot/internal/fakeslack"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 )
 
@@ -602,7 +603,7 @@ func (b *bench) following(ctx context.Context, n int) (followRun, error) {
 		defer st.Close()
 		now := time.Now()
 		for i, id := range ids {
-			if err := st.Follow(ctx, store.Followed{
+			if err := st.Follow(ctx, release.Followed{
 				PipelineID: id, ExecutionID: strconv.Itoa(100000 + i), TaskName: fmt.Sprintf("followed-%04d", i),
 				Channel: fakeslack.DefaultChannelID, TS: fmt.Sprintf("1700000000.%06d", i), StartedBy: fakeslack.DefaultUserID,
 				Status: benchStatus, CreatedAt: now,

@@ -22,6 +22,10 @@ type Config struct {
 	SlackAppToken Secret // xapp-...
 	SlackAPIURL   string // always ends with "/", because slack-go appends method names to it
 
+	// CallTimeout bounds each upstream action; zero means the handlers'
+	// default (30 s). No variable sets it: tests shorten it.
+	CallTimeout time.Duration
+
 	// Sandbox runs the built-in simulated ServiceStage; Upstream is then zero.
 	Sandbox bool
 	// IgnoredUpstream names the upstream variables that were set but are

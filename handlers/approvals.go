@@ -3,10 +3,12 @@ package handlers
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 )
 
@@ -14,89 +16,116 @@ import (
 // decision, whether they come from buttons, the modal or commands.
 type approvals struct {
 	*operations
+	prompts   PromptStore
 	required  int
 	allowSelf bool
 	metrics   Metrics
 }
 
-// ask posts an approval prompt with Approve and Refuse buttons.
+// ask posts an approval prompt with Approve and Refuse buttons for the
+// execution waiting at the approval task.
 func (ap *approvals) ask(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 	task, err := ap.target(ctx, ap.authz.operators, c.UserID, r.Task, out)
 	if err != nil {
 		return err
 	}
-	np, err := ap.newPrompt(ctx, task, r.ApprovalTask, c.ChannelID)
+	rec, err := ap.waitingAt(ctx, task, r.ApprovalTask)
+	if err != nil {
+		return err
+	}
+	out.entry.Execution = rec.ID
+	np, err := ap.newPrompt(ctx, task, r.ApprovalTask, rec.ID, c.ChannelID)
 	if err != nil {
 		return err
 	}
 	np.AskedBy, np.Note = c.UserID, r.Text
-	p, created, err := ap.store.OpenPrompt(ctx, np)
+	p, created, superseded, err := ap.prompts.OpenPrompt(ctx, np)
 	if err != nil {
 		return err
 	}
 	if !created {
-		return conflictf("An approval prompt for %s of *%s* is already open in %s.", code(p.ApprovalTask), p.TaskName, channelRef(p.Channel))
+		return conflictf("An approval prompt for execution %s of *%s* at %s is already open: %s. Nothing was posted.",
+			code(p.ExecutionID), p.TaskName, code(p.ApprovalTask), promptLink(&p))
 	}
-	if err := ap.postPrompt(ctx, &p); err != nil {
-		_ = ap.store.DropPrompt(ctx, p.ID)
+	if err := ap.postPrompt(ctx, &p, ""); err != nil {
+		_ = ap.prompts.DropPrompt(ctx, p.ID)
 		return err
 	}
+	ap.showAll(ctx, superseded)
 	out.entry.Outcome = "prompt posted"
 	return nil
 }
 
-func (ap *approvals) newPrompt(ctx context.Context, task api.ReleaseTask, approvalTask, channel string) (*prompt, error) {
-	starter, err := ap.store.StartedBy(ctx, task.ID)
+// newPrompt is a prompt about execution, not stored yet.
+func (ap *approvals) newPrompt(ctx context.Context, task api.ReleaseTask, gate, execution, channel string) (*release.Prompt, error) {
+	actors, err := ap.prompts.Actors(ctx, task.ID, execution)
 	if err != nil {
 		return nil, err
 	}
-	return &prompt{
-		ID: newID(), PipelineID: task.ID, TaskName: task.Name, ApprovalTask: approvalTask,
-		Channel: channel, AskedAt: ap.now(), StartedBy: starter, Required: ap.required,
+	return &release.Prompt{
+		ID: newID(), PipelineID: task.ID, TaskName: task.Name, ApprovalTask: gate, ExecutionID: execution,
+		Channel: channel, AskedAt: ap.now(), Actors: actors, Required: ap.required,
 	}, nil
 }
 
-// postPrompt posts p in its channel and records where it is.
-func (ap *approvals) postPrompt(ctx context.Context, p *prompt) error {
-	ts, err := ap.slack.Post(ctx, p.Channel, renderPrompt(p))
+// postPrompt posts p in its channel (in the thread of threadTS, if set) and
+// records where it is.
+func (ap *approvals) postPrompt(ctx context.Context, p *release.Prompt, threadTS string) error {
+	ts, err := ap.slack.Post(ctx, p.Channel, withThread(renderPrompt(p), threadTS))
 	if err != nil {
 		return err
 	}
-	p.TS = ts
-	return ap.store.SetPromptMessage(ctx, p.ID, p.Channel, ts)
+	p.TS, p.ThreadTS = ts, threadTS
+	return ap.prompts.SetPromptMessage(ctx, p.ID, p.Channel, ts, threadTS)
+}
+
+// showAll updates the messages of prompts that changed as a side effect
+// (superseded ones); a failed update is not the requester's problem.
+func (ap *approvals) showAll(ctx context.Context, ps []release.Prompt) {
+	for i := range ps {
+		if ps[i].TS != "" {
+			_ = ap.slack.Update(ctx, ps[i].Channel, ps[i].TS, renderPrompt(&ps[i]))
+		}
+	}
 }
 
 // command handles /release approve and /release refuse: a vote on the open
-// prompt of that approval task, or on a new one, posted only once the vote
-// is accepted so that a refused command leaves nothing in the channel.
-func (ap *approvals) command(decision api.ApprovalType) commandFunc {
+// prompt of the waiting execution, or on a new one, posted only once the
+// vote is accepted so that a refused command leaves nothing in the channel.
+func (ap *approvals) command(vote release.Decision) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := ap.target(ctx, ap.authz.approvers, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
-		np, err := ap.newPrompt(ctx, task, r.ApprovalTask, c.ChannelID)
+		rec, err := ap.waitingAt(ctx, task, r.ApprovalTask)
 		if err != nil {
 			return err
 		}
-		p, created, err := ap.store.OpenPrompt(ctx, np)
+		out.entry.Execution = rec.ID
+		np, err := ap.newPrompt(ctx, task, r.ApprovalTask, rec.ID, c.ChannelID)
 		if err != nil {
 			return err
 		}
-		voted, claimed, err := ap.store.Vote(ctx, p.ID, c.UserID, decision, r.Text, ap.allowSelf, ap.now())
+		p, created, superseded, err := ap.prompts.OpenPrompt(ctx, np)
+		if err != nil {
+			return err
+		}
+		ap.showAll(ctx, superseded)
+		voted, claimed, err := ap.prompts.Vote(ctx, p.ID, c.UserID, vote, r.Text, ap.allowSelf, ap.now())
 		if err != nil {
 			if created {
-				_ = ap.store.DropPrompt(ctx, p.ID)
+				_ = ap.prompts.DropPrompt(ctx, p.ID)
 			}
 			return promptError(err, c.UserID)
 		}
 		if created {
-			if err := ap.postPrompt(ctx, &voted); err != nil {
-				_ = ap.store.DropPrompt(ctx, p.ID)
+			if err := ap.postPrompt(ctx, &voted, ""); err != nil && !claimed {
+				_ = ap.prompts.DropPrompt(ctx, p.ID)
 				return err
 			}
 		}
-		return ap.send(ctx, voted, claimed, decision, out)
+		return ap.send(ctx, voted, claimed, vote, out)
 	}
 }
 
@@ -105,7 +134,7 @@ func (ap *approvals) approveClick(ctx context.Context, a bot.Action, out *outcom
 	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
 		return err
 	}
-	return ap.decide(ctx, a.Value, a.UserID, api.ApprovalAgree, "", a.MessageTS, out)
+	return ap.decide(ctx, a.Value, a.UserID, release.Agree, "", a.MessageTS, out)
 }
 
 // refuseClick handles the Refuse button: it opens the modal that asks for
@@ -114,18 +143,13 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
 		return err
 	}
-	p, err := ap.store.GetPrompt(ctx, a.Value)
+	p, err := ap.prompts.GetPrompt(ctx, a.Value)
 	if err != nil {
 		return promptError(err, a.UserID)
 	}
-	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
-	switch {
-	case p.Decision != "":
-		return promptError(&store.VoteError{Kind: store.VoteDecided, Prompt: p}, a.UserID)
-	case p.Uncertain != "":
-		return promptError(&store.VoteError{Kind: store.VoteUncertain, Prompt: p}, a.UserID)
-	case p.Deciding != "":
-		return promptError(&store.VoteError{Kind: store.VoteDeciding, Prompt: p}, a.UserID)
+	out.entry.TaskName, out.entry.PipelineID, out.entry.Execution = p.TaskName, p.PipelineID, p.ExecutionID
+	if err := p.CheckVote(a.UserID, release.Refuse, true); err != nil {
+		return promptError(err, a.UserID)
 	}
 	out.entry.Outcome = "reason asked"
 	return ap.slack.OpenModal(ctx, a.TriggerID, renderRefuseModal(&p))
@@ -133,7 +157,7 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 
 // refuseSubmit handles the submitted reason of a refusal.
 func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *outcome) error {
-	p, err := ap.store.GetPrompt(ctx, s.PrivateMetadata)
+	p, err := ap.prompts.GetPrompt(ctx, s.PrivateMetadata)
 	if err != nil {
 		return promptError(err, s.UserID)
 	}
@@ -145,76 +169,53 @@ func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *ou
 	if reason == "" {
 		return usagef("A refusal needs a reason; nothing was sent.")
 	}
-	return ap.decide(ctx, p.ID, s.UserID, api.ApprovalRefuse, reason, "", out)
+	return ap.decide(ctx, p.ID, s.UserID, release.Refuse, reason, "", out)
 }
 
 // decide records a vote from a button or the modal, then sends.
 // clickedTS, when set, is the prompt's message as clicked: known even before
 // the prompt's ts was stored.
-func (ap *approvals) decide(ctx context.Context, id, user string, decision api.ApprovalType, comment, clickedTS string, out *outcome) error {
-	p, claimed, err := ap.store.Vote(ctx, id, user, decision, comment, ap.allowSelf, ap.now())
+func (ap *approvals) decide(ctx context.Context, id, user string, vote release.Decision, comment, clickedTS string, out *outcome) error {
+	p, claimed, err := ap.prompts.Vote(ctx, id, user, vote, comment, ap.allowSelf, ap.now())
 	if p.TS == "" {
 		p.TS = clickedTS
 	}
-	out.entry.TaskName, out.entry.PipelineID = p.TaskName, p.PipelineID
+	out.entry.TaskName, out.entry.PipelineID, out.entry.Execution = p.TaskName, p.PipelineID, p.ExecutionID
 	if out.entry.Channel == "" {
 		out.entry.Channel = p.Channel
 	}
 	if err != nil {
 		return promptError(err, user)
 	}
-	return ap.send(ctx, p, claimed, decision, out)
+	return ap.send(ctx, p, claimed, vote, out)
 }
 
-// send updates the prompt after a vote and, when the vote decided it and
-// this caller holds the claim, sends the decision upstream exactly once.
-func (ap *approvals) send(ctx context.Context, p prompt, claimed bool, decision api.ApprovalType, out *outcome) error {
-	if !claimed {
-		out.entry.Outcome = "vote recorded"
-		return ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
+// promptError turns a store error about a prompt into what the clicker is
+// told; nothing was sent upstream in any of these cases.
+func promptError(err error, user string) error {
+	var ve *release.VoteError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFoundf("This approval prompt is unknown to releasebot; nothing was sent.")
+	case !errors.As(err, &ve):
+		return err
 	}
-	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: decision, Message: p.Message(decision)}
-	out.entry.Sent = sentText(api.ActionApproval, opts)
-	e, err := ap.releases.Operate(ctx, p.PipelineID, api.ActionApproval, opts)
-	if err != nil {
-		text, _ := describe(err)
-		record := ap.store.Failed
-		if errors.Is(err, api.ErrOutcomeUnknown) {
-			record = ap.store.Uncertain
+	p := ve.Prompt
+	switch ve.Kind {
+	case release.VoteDecided:
+		if !p.Decision.Upstream() {
+			return conflictf("This approval is %s: %s. Nothing was sent.", p.Decision.Word(), safe(p.LastError))
 		}
-		// The upstream error is the one to report; a failed update of the
-		// prompt would only hide it.
-		if after, serr := record(ctx, p.ID, text); serr == nil {
-			if after.TS == "" {
-				after.TS = p.TS
-			}
-			_ = ap.slack.Update(ctx, after.Channel, after.TS, renderPrompt(&after))
-		}
-		return err
+		return conflictf("Already %s by %s at %s; nothing more was sent.", p.Decision.Word(), mention(p.DecidedBy), stamp(p.DecidedAt))
+	case release.VoteUncertain:
+		return conflictf("The decision %s sent may have reached ServiceStage; releasebot is checking with ServiceStage and "+
+			"will update the prompt. Nothing more was sent: do not decide again, here or in the console.", mention(p.Deciding))
+	case release.VoteDeciding:
+		return conflictf("%s is deciding this right now; nothing more was sent.", mention(p.Deciding))
 	}
-	done, err := ap.store.Decided(ctx, p.ID, decision, p.Deciding, ap.now(), e)
-	if err != nil {
-		return err
+	role := "asked for this approval"
+	if slices.Contains(p.Actors, user) {
+		role = "started, retried or continued this execution"
 	}
-	if done.TS == "" {
-		done.TS = p.TS
-	}
-	ap.metrics.Decision(string(decision))
-	out.entry.Execution, out.entry.Outcome = e.ID, decidedWord(decision)+": "+e.Status.Label()
-	if err := ap.slack.Update(ctx, done.Channel, done.TS, renderPrompt(&done)); err != nil {
-		return err
-	}
-	// Follow the execution on: through its own message when it is already
-	// followed, else through a new one.
-	followed, err := ap.store.IsFollowed(ctx, done.PipelineID, e.ID)
-	if err != nil || followed {
-		return err
-	}
-	task := api.ReleaseTask{ID: done.PipelineID, Name: done.TaskName}
-	ts, err := ap.slack.Post(ctx, done.Channel, renderOutcome(done.DecidedBy, api.ActionApproval, task, e))
-	if err != nil {
-		return err
-	}
-	ap.follow(task, e, done.Channel, ts, done.DecidedBy, out)
-	return nil
+	return deniedf("You %s, so someone else must approve it; nothing was sent.", role)
 }

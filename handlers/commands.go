@@ -3,7 +3,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -15,12 +14,12 @@ import (
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
-	"github.com/releasebot/releasebot/store"
+	"github.com/releasebot/releasebot/release"
 )
 
 // Releases is the part of the ServiceStage client the handlers use.
 type Releases interface {
-	Operate(ctx context.Context, pipelineID string, action api.Action, opts *api.OperateOptions) (*api.Execution, error)
+	Operate(ctx context.Context, pipelineID string, action release.Action, opts *api.OperateOptions) (*api.Execution, error)
 	ListReleaseTasks(ctx context.Context) ([]api.ReleaseTask, error)
 	ListRecords(ctx context.Context, pipelineID string) ([]api.Record, error)
 	GetReleaseTask(ctx context.Context, pipelineID string) (*api.ReleaseTaskDetail, error)
@@ -43,7 +42,10 @@ type Deps struct {
 	Releases          Releases
 	Slack             Slack
 	Groups            GroupMembers
-	Store             Store
+	Prompts           PromptStore
+	Confirmations     ConfirmationStore
+	Audit             AuditStore
+	Expiring          ExpiringStore
 	Operators         config.Principals
 	Approvers         config.Principals
 	Channels          []string
@@ -51,11 +53,17 @@ type Deps struct {
 	RequiredApprovals int
 	AllowSelfApproval bool
 	ApprovalTasks     map[string]string // release task name or ID → approval task, for automatic prompts
-	PollInterval      time.Duration     // how often followed executions are checked (default 10 s)
-	Replica           string            // names this process in leases (default random)
+	CallTimeout       time.Duration     // bounds each upstream action (default 30 s)
 	Metrics           Metrics           // nil means none
 	Now               func() time.Time  // nil means time.Now
 }
+
+// DefaultCallTimeout bounds an upstream action when Deps.CallTimeout is 0.
+const DefaultCallTimeout = 30 * time.Second
+
+// ClaimMargin is added to the call timeout to tell how long a claimed
+// decision may still be running upstream.
+const ClaimMargin = 10 * time.Second
 
 // Metrics counts what the handlers do.
 type Metrics interface {
@@ -65,15 +73,12 @@ type Metrics interface {
 	Command(verb, outcome string)
 	// Decision counts one decision: agree, refuse or closed.
 	Decision(decision string)
-	// Followed reports how many executions are followed.
-	Followed(n int)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) Command(string, string) {}
 func (noMetrics) Decision(string)        {}
-func (noMetrics) Followed(int)           {}
 
 // Action IDs, block IDs and the modal of the messages the handlers post.
 const (
@@ -97,9 +102,9 @@ type (
 // outcome is what one command or click did, for its log line, its audit
 // entry and what finish records with it.
 type outcome struct {
-	entry     AuditEntry
-	follow    *store.Followed // an execution to follow from now on
-	startedBy bool            // entry.User started entry.PipelineID
+	entry  release.AuditEntry
+	follow *release.Followed // an execution to follow from now on
+	actor  bool              // entry.User made entry.Execution run
 }
 
 // Router maps every /release verb, button and modal to its handler.
@@ -107,9 +112,9 @@ type Router struct {
 	log         zerolog.Logger
 	slack       Slack
 	authz       *authz
-	store       Store
+	audit       AuditStore
 	now         func() time.Time
-	follower    *follower
+	reporter    *Reporter
 	metrics     Metrics
 	verbs       map[string]commandFunc
 	actions     map[string]actionFunc
@@ -118,6 +123,44 @@ type Router struct {
 
 // New builds the Router. Registering a name twice panics: it is a bug.
 func New(d Deps) *Router {
+	d = withDefaults(d)
+	rt := &Router{
+		log: d.Log, slack: d.Slack, audit: d.Audit, metrics: d.Metrics, now: d.Now,
+		authz:       newAuthz(d.Operators, d.Approvers, d.Channels, d.Groups),
+		verbs:       map[string]commandFunc{},
+		actions:     map[string]actionFunc{},
+		submissions: map[string]submissionFunc{},
+	}
+	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
+	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, confirmations: d.Confirmations,
+		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout}
+	ap := &approvals{operations: ops, prompts: d.Prompts, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
+	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
+		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now}
+
+	rt.verb(VerbHelp, handleHelp(d.Slack))
+	rt.verb(VerbList, handleList(d.Releases, d.Slack))
+	rt.verb(VerbStatus, handleStatus(d.Releases, d.Slack, res, d.Prompts))
+	rt.verb(VerbStart, ops.operate(release.ActionStart))
+	rt.verb(VerbContinue, ops.operate(release.ActionContinue))
+	rt.verb(VerbRetry, ops.operate(release.ActionRetry))
+	rt.verb(VerbStop, ops.askConfirmation(release.ActionStop))
+	rt.verb(VerbRollback, ops.askConfirmation(release.ActionRollback))
+	rt.verb(VerbApprove, ap.command(release.Agree))
+	rt.verb(VerbRefuse, ap.command(release.Refuse))
+	rt.verb(VerbAsk, ap.ask)
+	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, d.Audit))
+
+	rt.action(actionConfirm, ops.confirm(true))
+	rt.action(actionCancel, ops.confirm(false))
+	rt.action(actionApprove, ap.approveClick)
+	rt.action(actionRefuse, ap.refuseClick)
+
+	rt.submission(callbackRefuse, ap.refuseSubmit)
+	return rt
+}
+
+func withDefaults(d Deps) Deps {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -127,51 +170,10 @@ func New(d Deps) *Router {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
-	rt := &Router{
-		log:         d.Log,
-		slack:       d.Slack,
-		authz:       newAuthz(d.Operators, d.Approvers, d.Channels, d.Groups),
-		store:       d.Store,
-		metrics:     d.Metrics,
-		now:         d.Now,
-		verbs:       map[string]commandFunc{},
-		actions:     map[string]actionFunc{},
-		submissions: map[string]submissionFunc{},
+	if d.CallTimeout <= 0 {
+		d.CallTimeout = DefaultCallTimeout
 	}
-	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
-	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, store: d.Store, now: d.Now}
-	ap := &approvals{operations: ops, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
-	if d.PollInterval <= 0 {
-		d.PollInterval = 10 * time.Second
-	}
-	if d.Replica == "" {
-		d.Replica = newID()
-	}
-	rt.follower = &follower{
-		log: d.Log, releases: d.Releases, slack: d.Slack, store: d.Store, ap: ap,
-		approvalTasks: d.ApprovalTasks, interval: d.PollInterval, owner: d.Replica, now: d.Now, metrics: d.Metrics,
-	}
-
-	rt.verb(VerbHelp, handleHelp(d.Slack))
-	rt.verb(VerbList, handleList(d.Releases, d.Slack))
-	rt.verb(VerbStatus, handleStatus(d.Releases, d.Slack, res))
-	rt.verb(VerbStart, ops.operate(api.ActionStart))
-	rt.verb(VerbContinue, ops.operate(api.ActionContinue))
-	rt.verb(VerbRetry, ops.operate(api.ActionRetry))
-	rt.verb(VerbStop, ops.askConfirmation(api.ActionStop))
-	rt.verb(VerbRollback, ops.askConfirmation(api.ActionRollback))
-	rt.verb(VerbApprove, ap.command(api.ApprovalAgree))
-	rt.verb(VerbRefuse, ap.command(api.ApprovalRefuse))
-	rt.verb(VerbAsk, ap.ask)
-	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, d.Store))
-
-	rt.action(actionConfirm, ops.confirm(true))
-	rt.action(actionCancel, ops.confirm(false))
-	rt.action(actionApprove, ap.approveClick)
-	rt.action(actionRefuse, ap.refuseClick)
-
-	rt.submission(callbackRefuse, ap.refuseSubmit)
-	return rt
+	return d
 }
 
 func (rt *Router) verb(name string, f commandFunc) {
@@ -198,7 +200,7 @@ func (rt *Router) submission(id string, f submissionFunc) {
 // HandleCommand runs one /release command and replies.
 func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
 	start := rt.now()
-	out := &outcome{entry: AuditEntry{At: start, User: c.UserID, Channel: c.ChannelID}}
+	out := &outcome{entry: release.AuditEntry{At: start, User: c.UserID, Channel: c.ChannelID}}
 	err := rt.authz.channelAllowed(c.ChannelID)
 	if err == nil {
 		var req Request
@@ -216,7 +218,7 @@ func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
 // HandleAction runs one button click and replies.
 func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
 	start := rt.now()
-	out := &outcome{entry: AuditEntry{At: start, User: a.UserID, Channel: a.ChannelID, Verb: "click:" + clip(a.ActionID, 40)}}
+	out := &outcome{entry: release.AuditEntry{At: start, User: a.UserID, Channel: a.ChannelID, Verb: "click:" + clip(a.ActionID, 40)}}
 	err := rt.authz.channelAllowed(a.ChannelID)
 	if err == nil {
 		f, ok := rt.actions[a.ActionID]
@@ -235,7 +237,7 @@ func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
 // HandleSubmission runs one submitted modal.
 func (rt *Router) HandleSubmission(ctx context.Context, s bot.Submission) {
 	start := rt.now()
-	out := &outcome{entry: AuditEntry{At: start, User: s.UserID, Verb: "submit:" + clip(s.CallbackID, 40)}}
+	out := &outcome{entry: release.AuditEntry{At: start, User: s.UserID, Verb: "submit:" + clip(s.CallbackID, 40)}}
 	var err error
 	f, ok := rt.submissions[s.CallbackID]
 	switch {
@@ -260,8 +262,9 @@ func validValue(v string) bool { return valuePattern.MatchString(v) }
 func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, responseURL string, out *outcome, err error, start time.Time) {
 	e := &out.entry
 	if err != nil {
-		text, unexpected := describe(err)
-		if unexpected {
+		v := classify(err)
+		text := v.text
+		if v.unexpected {
 			rt.log.Error().Err(err).Str("envelope_id", envelope).Msg("unexpected error")
 		}
 		if e.Outcome == "" {
@@ -281,10 +284,13 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, res
 	if e.Outcome == "" {
 		e.Outcome = "ok"
 	}
-	rt.metrics.Command(rt.verbLabel(kind, e.Verb), outcomeLabel(err))
-	if (e.Verb != "" && e.Verb != VerbHelp) || out.follow != nil || out.startedBy {
-		// One transaction: a start costs one commit, not three.
-		if rerr := rt.store.Record(ctx, *e, out.follow, out.startedBy); rerr != nil {
+	rt.metrics.Command(rt.verbLabel(kind, e.Verb), classify(err).label)
+	if (e.Verb != "" && e.Verb != VerbHelp) || out.follow != nil || out.actor {
+		// One transaction: a start costs one commit, not three. The result
+		// of an upstream call is recorded even when ctx was cancelled.
+		rctx, cancel := afterCall(ctx)
+		defer cancel()
+		if rerr := rt.audit.Record(rctx, *e, out.follow, out.actor); rerr != nil {
 			rt.log.Error().Err(rerr).Str("envelope_id", envelope).Msg("audit entry and following lost")
 		}
 	}
@@ -313,7 +319,7 @@ func handleList(releases Releases, s Slack) commandFunc {
 	}
 }
 
-func handleStatus(releases Releases, s Slack, res *resolver) commandFunc {
+func handleStatus(releases Releases, s Slack, res *resolver, prompts PromptStore) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := res.resolve(ctx, r.Task)
 		if err != nil {
@@ -324,11 +330,11 @@ func handleStatus(releases Releases, s Slack, res *resolver) commandFunc {
 		if err != nil {
 			return err
 		}
-		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderStatus(task, recs))
+		return s.PostEphemeral(ctx, c.ChannelID, c.UserID, renderStatus(task, recs, waitingPrompts(ctx, prompts, task.ID, recs)))
 	}
 }
 
-func handleAudit(s Slack, az *authz, res *resolver, st Store) commandFunc {
+func handleAudit(s Slack, az *authz, res *resolver, st AuditStore) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		if err := az.anyOf(ctx, c.UserID, az.operators, az.approvers); err != nil {
 			return err
@@ -352,7 +358,7 @@ func handleAudit(s Slack, az *authz, res *resolver, st Store) commandFunc {
 
 // sentText describes an upstream request for the audit log; it never holds
 // credentials, only the action and its body fields.
-func sentText(action api.Action, opts *api.OperateOptions) string {
+func sentText(action release.Action, opts *api.OperateOptions) string {
 	s := "action " + string(action)
 	if opts == nil {
 		return s
@@ -388,18 +394,17 @@ func (rt *Router) verbLabel(kind, verb string) string {
 	}
 }
 
-func outcomeLabel(err error) string {
-	var ue *userError
-	var ae *api.Error
-	switch {
-	case err == nil:
-		return "ok"
-	case errors.As(err, &ue):
-		return map[errKind]string{kindUsage: "usage", kindDenied: "denied", kindNotFound: "not_found", kindConflict: "conflict"}[ue.kind]
-	case errors.Is(err, api.ErrOutcomeUnknown):
-		return "outcome_unknown"
-	case errors.As(err, &ae):
-		return "upstream_error"
+// waitingPrompts finds the open prompts of the executions that wait for
+// approval, for status to link; a store error only leaves links out.
+func waitingPrompts(ctx context.Context, prompts PromptStore, pipelineID string, recs []api.Record) map[string]release.Prompt {
+	out := map[string]release.Prompt{}
+	for _, r := range recs {
+		if r.Status != release.StatusAwaitingApproval {
+			continue
+		}
+		if p, err := prompts.OpenPromptOf(ctx, pipelineID, r.ID); err == nil {
+			out[r.ID] = p
+		}
 	}
-	return "error"
+	return out
 }

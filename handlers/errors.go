@@ -53,23 +53,38 @@ func escapeArgs(args []any) []any {
 	return out
 }
 
-// describe maps any error to the one line its requester is shown, and
-// reports whether it is unexpected (to be logged with its detail).
-func describe(err error) (text string, unexpected bool) {
+// verdict is what an error means, in one place: the requester's text, the
+// metric label, the audit outcome (the text, tamed) and whether to log it.
+type verdict struct {
+	label      string // ok, usage, denied, not_found, conflict, upstream_error, outcome_unknown or error
+	text       string // safe mrkdwn for the requester
+	unexpected bool   // to be logged with its detail
+}
+
+// classify maps any error to its verdict.
+func classify(err error) verdict {
 	var ue *userError
 	var ae *api.Error
 	switch {
+	case err == nil:
+		return verdict{label: "ok"}
 	case errors.As(err, &ue):
-		return ue.msg, false
+		return verdict{label: [...]string{"", "usage", "denied", "not_found", "conflict"}[ue.kind], text: ue.msg}
 	case errors.Is(err, api.ErrOutcomeUnknown):
-		return "ServiceStage may have received this request, but its answer was lost (" + escape(err.Error()) +
-			"). Check `/release status` before you try again.", false
+		return verdict{label: "outcome_unknown", text: "ServiceStage may have carried this out, but its answer was lost (" + escape(err.Error()) +
+			"). Do not run it again: `/release status` shows in a moment whether it happened."}
 	case errors.As(err, &ae):
-		return upstreamText(ae), false
+		return verdict{label: "upstream_error", text: upstreamText(ae)}
 	case errors.Is(err, api.ErrInvalidRequest):
-		return "ServiceStage was not called: " + escape(err.Error()) + ".", false
+		return verdict{label: "usage", text: "ServiceStage was not called: " + escape(err.Error()) + "."}
 	}
-	return "Something went wrong; nothing more is known here. The error has been logged.", true
+	return verdict{label: "error", text: "Something went wrong; nothing more is known here. The error has been logged.", unexpected: true}
+}
+
+// describe is the requester's text for err, and whether it is unexpected.
+func describe(err error) (text string, unexpected bool) {
+	v := classify(err)
+	return v.text, v.unexpected
 }
 
 // upstreamText says what ServiceStage (or IAM) answered, escaped.

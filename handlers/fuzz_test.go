@@ -3,26 +3,77 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 	"github.com/releasebot/releasebot/store/storetest"
 )
 
-// refusingReleases fails the test if anything is sent upstream.
+// refusingReleases fails the test if anything is sent upstream, and lists
+// nothing.
 type refusingReleases struct {
-	countingReleases
 	operations atomic.Int32
 }
 
-func (r *refusingReleases) Operate(context.Context, string, api.Action, *api.OperateOptions) (*api.Execution, error) {
+func (r *refusingReleases) ListReleaseTasks(context.Context) ([]api.ReleaseTask, error) {
+	return nil, nil
+}
+func (r *refusingReleases) ListRecords(context.Context, string) ([]api.Record, error) {
+	return nil, nil
+}
+func (r *refusingReleases) GetReleaseTask(context.Context, string) (*api.ReleaseTaskDetail, error) {
+	return &api.ReleaseTaskDetail{}, nil
+}
+
+// countingSlack counts what the handlers send.
+type countingSlack struct {
+	mu                        sync.Mutex
+	posts, updates, privately int
+	modals                    int
+}
+
+func (s *countingSlack) Post(context.Context, string, bot.Message) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.posts++
+	return fmt.Sprintf("1700000000.%06d", s.posts), nil
+}
+
+func (s *countingSlack) PostEphemeral(context.Context, string, string, bot.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.privately++
+	return nil
+}
+
+func (s *countingSlack) Update(context.Context, string, string, bot.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updates++
+	return nil
+}
+
+func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.modals++
+	return nil
+}
+
+func (s *countingSlack) Respond(context.Context, string, bot.Message) error { return nil }
+
+func (r *refusingReleases) Operate(context.Context, string, release.Action, *api.OperateOptions) (*api.Execution, error) {
 	r.operations.Add(1)
 	return nil, errors.New("no operation may reach ServiceStage")
 }
@@ -38,7 +89,7 @@ func fuzzRouter(f *testing.F) (*Router, *refusingReleases, *countingSlack) {
 	rel := &refusingReleases{}
 	sl := &countingSlack{}
 	everyone := config.Principals{All: true}
-	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, Operators: everyone, Approvers: everyone,
+	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Prompts: db, Confirmations: db, Audit: db, Expiring: db, Operators: everyone, Approvers: everyone,
 		AllowSelfApproval: true, Now: func() time.Time { return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC) }})
 	return rt, rel, sl
 }

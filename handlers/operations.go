@@ -2,27 +2,31 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 )
 
 // operations runs start, continue, retry, and confirmed stop and rollback.
 type operations struct {
-	releases Releases
-	slack    Slack
-	authz    *authz
-	res      *resolver
-	store    Store
-	now      func() time.Time
+	releases      Releases
+	slack         Slack
+	authz         *authz
+	res           *resolver
+	confirmations ConfirmationStore
+	audit         AuditStore
+	now           func() time.Time
+	callTimeout   time.Duration // bounds each upstream action
 }
 
 // operate handles start, continue and retry: operators only, then the
 // action, then the outcome in the channel.
-func (o *operations) operate(action api.Action) commandFunc {
+func (o *operations) operate(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
 		if err != nil {
@@ -51,55 +55,57 @@ func (o *operations) target(ctx context.Context, role Role, user, typed string, 
 }
 
 // run sends action upstream and posts its outcome in channel.
-func (o *operations) run(ctx context.Context, channel, user string, action api.Action, task api.ReleaseTask, opts *api.OperateOptions, out *outcome) error {
+func (o *operations) run(ctx context.Context, channel, user string, action release.Action, task api.ReleaseTask, opts *api.OperateOptions, out *outcome) error {
 	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 	out.entry.Sent = sentText(action, opts)
-	e, err := o.releases.Operate(ctx, task.ID, action, opts)
+	callCtx, cancel := context.WithTimeout(ctx, o.callTimeout)
+	e, err := o.releases.Operate(callCtx, task.ID, action, opts)
+	cancel()
 	if err != nil {
 		return err
 	}
 	out.entry.Execution, out.entry.Outcome = e.ID, e.Status.Label()
 	// Recorded with the audit entry; a vote reads it afresh, so separation
 	// of duties holds however soon someone asks for an approval.
-	out.startedBy = action == api.ActionStart
+	out.actor = action.Runs()
 	ts, err := o.slack.Post(ctx, channel, renderOutcome(user, action, task, e))
 	if err != nil {
 		// ServiceStage did it: say so, whatever kept the channel message out.
 		return notPosted(err, fmt.Sprintf("%s %s: execution %s, %s.", past[action], escape(task.Name), code(e.ID), e.Status.Label()))
 	}
-	o.follow(task, e, channel, ts, user, out)
+	o.follow(task, e, action, channel, ts, user, out)
 	return nil
 }
 
 // follow has the poller follow e, editing the message at ts; finish records
 // it with the audit entry, in one transaction.
-func (o *operations) follow(task api.ReleaseTask, e *api.Execution, channel, ts, user string, out *outcome) {
-	out.follow = &store.Followed{
+func (o *operations) follow(task api.ReleaseTask, e *api.Execution, action release.Action, channel, ts, user string, out *outcome) {
+	out.follow = &release.Followed{
 		PipelineID: task.ID, ExecutionID: e.ID, TaskName: task.Name, Channel: channel, TS: ts,
-		StartedBy: user, Status: e.Status, CreatedAt: o.now(),
+		StartedBy: user, Action: action, Status: e.Status, CreatedAt: o.now(),
 	}
 }
 
 // askConfirmation handles stop and rollback: it posts a confirmation that
 // an operator must click; nothing goes upstream yet.
-func (o *operations) askConfirmation(action api.Action) commandFunc {
+func (o *operations) askConfirmation(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
-		conf := &confirmation{
+		conf := &release.Confirmation{
 			ID: newID(), Action: action, PipelineID: task.ID, TaskName: task.Name,
 			RequestedBy: c.UserID, Channel: c.ChannelID, CreatedAt: o.now(),
 		}
-		if err := o.store.PutConfirmation(ctx, conf); err != nil {
+		if err := o.confirmations.PutConfirmation(ctx, conf); err != nil {
 			return err
 		}
 		ts, err := o.slack.Post(ctx, c.ChannelID, renderConfirm(conf))
 		if err != nil {
 			return err
 		}
-		if err := o.store.SetConfirmationMessage(ctx, conf.ID, ts); err != nil {
+		if err := o.confirmations.SetConfirmationMessage(ctx, conf.ID, ts); err != nil {
 			return err
 		}
 		out.entry.Outcome = "awaiting confirmation"
@@ -114,7 +120,7 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return err
 		}
 		now := o.now()
-		conf, err := o.store.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, confirmTTL)
+		conf, err := o.confirmations.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, release.ConfirmTTL)
 		if err != nil {
 			return confirmationError(err)
 		}
@@ -141,4 +147,31 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 		}
 		return err
 	}
+}
+
+// confirmationError turns a store error about a confirmation into what the
+// clicker is told.
+func confirmationError(err error) error {
+	var ce *store.ConfirmationError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFoundf("This confirmation is unknown to releasebot; nothing was sent. Run the command again.")
+	case !errors.As(err, &ce):
+		return err
+	case ce.Confirmation.UsedBy == release.Withdrawn:
+		return conflictf("This is no longer needed: the run moved on. Nothing was sent.")
+	case ce.Expired:
+		return conflictf("This confirmation expired; nothing was sent. Run the command again.")
+	}
+	what := "cancelled"
+	if ce.Confirmation.Confirmed {
+		what = "confirmed"
+	}
+	return conflictf("Already %s by %s at %s; nothing more was sent.", what, mention(ce.Confirmation.UsedBy), stamp(ce.Confirmation.UsedAt))
+}
+
+// record appends an entry of releasebot's own to the audit log; a failure
+// is not the requester's problem.
+func (o *operations) record(ctx context.Context, e release.AuditEntry) {
+	_ = o.audit.Record(ctx, e, nil, false)
 }

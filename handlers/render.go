@@ -11,7 +11,7 @@ import (
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
-	"github.com/releasebot/releasebot/store"
+	"github.com/releasebot/releasebot/release"
 )
 
 // safe is text already fit for a mrkdwn field: escaped, or built by us.
@@ -66,26 +66,28 @@ func contextLine(s safe) slack.Block { return slack.NewContextBlock("", mrkdwn(s
 
 // quote shows text a user typed (a comment, a reason, a note).
 func quote(label, text string) slack.Block {
-	return contextLine(safe(label + ": " + escape(clip(text, 2500))))
+	// Escaped first, clipped after: escaping can make a text longer than
+	// a context element may be.
+	return contextLine(clipSafe(label+": "+escape(text), 2900))
 }
 
-var statusEmoji = map[api.Status]string{
-	api.StatusInitialized:      ":new:",
-	api.StatusReleased:         ":white_check_mark:",
-	api.StatusFailed:           ":x:",
-	api.StatusReleasing:        ":large_blue_circle:",
-	api.StatusAwaitingApproval: ":raising_hand:",
-	api.StatusPaused:           ":double_vertical_bar:",
-	api.StatusSkipped:          ":fast_forward:",
-	api.StatusRollingBack:      ":rewind:",
-	api.StatusRolledBack:       ":leftwards_arrow_with_hook:",
-	api.StatusRollbackFailed:   ":boom:",
-	api.StatusStopping:         ":octagonal_sign:",
-	api.StatusRestarting:       ":arrows_counterclockwise:",
+var statusEmoji = map[release.Status]string{
+	release.StatusInitialized:      ":new:",
+	release.StatusReleased:         ":white_check_mark:",
+	release.StatusFailed:           ":x:",
+	release.StatusReleasing:        ":large_blue_circle:",
+	release.StatusAwaitingApproval: ":raising_hand:",
+	release.StatusPaused:           ":double_vertical_bar:",
+	release.StatusSkipped:          ":fast_forward:",
+	release.StatusRollingBack:      ":rewind:",
+	release.StatusRolledBack:       ":leftwards_arrow_with_hook:",
+	release.StatusRollbackFailed:   ":boom:",
+	release.StatusStopping:         ":octagonal_sign:",
+	release.StatusRestarting:       ":arrows_counterclockwise:",
 }
 
 // statusText is the status with its emoji, in words and code.
-func statusText(s api.Status) safe {
+func statusText(s release.Status) safe {
 	e, ok := statusEmoji[s]
 	if !ok {
 		e = ":grey_question:"
@@ -94,16 +96,21 @@ func statusText(s api.Status) safe {
 }
 
 // past is the verb of an action as the outcome says it.
-var past = map[api.Action]string{
-	api.ActionStart:    "started",
-	api.ActionStop:     "stopped",
-	api.ActionContinue: "continued",
-	api.ActionRetry:    "retried",
-	api.ActionRollback: "rolled back",
-	api.ActionApproval: "decided the approval of",
+var past = map[release.Action]string{
+	release.ActionStart:    "started",
+	release.ActionStop:     "stopped",
+	release.ActionContinue: "continued",
+	release.ActionRetry:    "retried",
+	release.ActionRollback: "rolled back",
+	release.ActionApproval: "decided the approval of",
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// slackDate shows t in each reader's own time zone, with a UTC fallback.
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} at {time}|%s>", t.Unix(), stamp(t))
+}
 
 func ephemeral(text safe) bot.Message {
 	return bot.Message{Text: tame(string(text)), Blocks: []slack.Block{section(text)}}
@@ -194,7 +201,7 @@ func chunk(lines []string, maxBlocks int) []slack.Block {
 	return blocks
 }
 
-func renderStatus(t api.ReleaseTask, recs []api.Record) bot.Message {
+func renderStatus(t api.ReleaseTask, recs []api.Record, prompts map[string]release.Prompt) bot.Message {
 	blocks := []slack.Block{section(safe(fmt.Sprintf("*%s* · %s", escape(t.Name), statusText(t.Status))))}
 	if len(recs) == 0 {
 		blocks = append(blocks, contextLine("No executions yet."))
@@ -205,6 +212,7 @@ func renderStatus(t api.ReleaseTask, recs []api.Record) bot.Message {
 			break
 		}
 		line := fmt.Sprintf("• Execution %s · %s", code(r.ID), statusText(r.Status))
+		line += waitingText(&r, prompts)
 		if r.Trigger != "" {
 			line += " · by " + escape(r.Trigger)
 		}
@@ -224,7 +232,7 @@ func renderStatus(t api.ReleaseTask, recs []api.Record) bot.Message {
 
 // renderOutcome is the channel message after an operation: who, what, the
 // release task, the execution and its status.
-func renderOutcome(user string, action api.Action, task api.ReleaseTask, e *api.Execution) bot.Message {
+func renderOutcome(user string, action release.Action, task api.ReleaseTask, e *api.Execution) bot.Message {
 	verb := past[action]
 	head := safe(fmt.Sprintf("%s %s *%s*", mention(user), verb, escape(task.Name)))
 	fields := []*slack.TextBlockObject{
@@ -238,7 +246,7 @@ func renderOutcome(user string, action api.Action, task api.ReleaseTask, e *api.
 }
 
 // renderConfirm asks an operator to confirm a stop or a rollback.
-func renderConfirm(c *confirmation) bot.Message {
+func renderConfirm(c *release.Confirmation) bot.Message {
 	head := safe(fmt.Sprintf(":warning: %s asks to *%s* *%s*. An operator must confirm.", mention(c.RequestedBy), c.Action, escape(c.TaskName)))
 	ok := slack.NewButtonBlockElement(actionConfirm, c.ID, plain("Confirm "+string(c.Action)))
 	ok.Style = slack.StyleDanger
@@ -251,7 +259,7 @@ func renderConfirm(c *confirmation) bot.Message {
 
 // renderConfirmClosed replaces a confirmation once it is used; result, if
 // any, says how the action went upstream.
-func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Time, result safe) bot.Message {
+func renderConfirmClosed(c *release.Confirmation, confirmed bool, by string, at time.Time, result safe) bot.Message {
 	what := "cancelled"
 	if confirmed {
 		what = "confirmed"
@@ -267,73 +275,7 @@ func renderConfirmClosed(c *confirmation, confirmed bool, by string, at time.Tim
 	return bot.Message{Text: fmt.Sprintf("%s %s %s: %s", mention(c.RequestedBy), c.Action, tame(c.TaskName), what), Blocks: blocks}
 }
 
-// renderPrompt is an approval prompt: the question, the tally, and the
-// buttons while it is open; who decided, when and why once it is decided.
-func renderPrompt(p *prompt) bot.Message {
-	head := safe(fmt.Sprintf(":raising_hand: Approval needed for *%s*: task %s.", escape(p.TaskName), code(p.ApprovalTask)))
-	blocks := []slack.Block{section(head)}
-	if p.AskedBy != "" {
-		blocks = append(blocks, contextLine(safe(fmt.Sprintf("Asked by %s at %s", mention(p.AskedBy), stamp(p.AskedAt)))))
-	}
-	if p.Note != "" {
-		blocks = append(blocks, quote("Note", p.Note))
-	}
-	text := fmt.Sprintf("Approval needed for %s: %s", tame(p.TaskName), tame(p.ApprovalTask))
-	comments := func() {
-		for _, u := range p.Voters() {
-			if c := p.Comments[u]; c != "" {
-				blocks = append(blocks, quote("From "+string(mention(u)), c))
-			}
-		}
-	}
-	if p.Uncertain != "" {
-		blocks = append(blocks, section(safe(fmt.Sprintf(":warning: The decision %s sent may have reached ServiceStage, but its answer was lost: %s "+
-			"Check `/release status` and, if the release still waits, decide in the ServiceStage console.", mention(p.Uncertain), p.LastError))))
-		comments()
-		return bot.Message{Text: text + ": outcome unknown", Blocks: blocks}
-	}
-	if p.Decision == "" {
-		var voters []string
-		for _, v := range p.Approvals {
-			voters = append(voters, string(mention(v)))
-		}
-		tally := fmt.Sprintf("Approvals: %d of %d", len(p.Approvals), p.Required)
-		if len(voters) > 0 {
-			tally += " (" + strings.Join(voters, ", ") + ")"
-		}
-		blocks = append(blocks, contextLine(safe(tally)))
-		comments()
-		if p.LastError != "" {
-			blocks = append(blocks, contextLine(safe(":warning: The last attempt failed: "+p.LastError+" You can try again.")))
-		}
-		approve := slack.NewButtonBlockElement(actionApprove, p.ID, plain("Approve"))
-		approve.Style = slack.StylePrimary
-		refuse := slack.NewButtonBlockElement(actionRefuse, p.ID, plain("Refuse"))
-		refuse.Style = slack.StyleDanger
-		blocks = append(blocks, slack.NewActionBlock(blockApproval, approve, refuse))
-		return bot.Message{Text: text, Blocks: blocks}
-	}
-	if p.Decision == store.DecisionClosed {
-		blocks = append(blocks, section(safe(fmt.Sprintf("*Closed* at %s without a decision from Slack: %s (decided in the ServiceStage console, or the run was stopped).",
-			stamp(p.DecidedAt), escape(p.LastError)))))
-		comments()
-		return bot.Message{Text: text + ": closed", Blocks: blocks}
-	}
-	verdict := "Approved"
-	if p.Decision == api.ApprovalRefuse {
-		verdict = "Refused"
-	}
-	line := fmt.Sprintf("*%s* by %s at %s.", verdict, mention(p.DecidedBy), stamp(p.DecidedAt))
-	if p.ExecutionID != "" {
-		line += fmt.Sprintf(" Execution %s: %s.", code(p.ExecutionID), statusText(p.Status))
-	}
-	blocks = append(blocks, section(safe(line)))
-	comments()
-	return bot.Message{Text: text + ": " + strings.ToLower(verdict), Blocks: blocks}
-}
-
-// renderRefuseModal asks for the reason of a refusal.
-func renderRefuseModal(p *prompt) slack.ModalViewRequest {
+func renderRefuseModal(p *release.Prompt) slack.ModalViewRequest {
 	input := slack.NewPlainTextInputBlockElement(plain("Why is this release refused?"), inputReason)
 	input.Multiline = true
 	input.MaxLength = 2000
@@ -351,7 +293,7 @@ func renderRefuseModal(p *prompt) slack.ModalViewRequest {
 	}
 }
 
-func renderAudit(entries []AuditEntry, task string) bot.Message {
+func renderAudit(entries []release.AuditEntry, task string) bot.Message {
 	title := "Last actions through releasebot"
 	if task != "" {
 		title += " on " + tame(task)
@@ -395,7 +337,7 @@ func elapsed(d time.Duration) string {
 
 // renderProgress is a followed execution's channel message, edited as its
 // status changes: status with emoji, elapsed time, who started it, stages.
-func renderProgress(f store.Followed, r *api.Record, now time.Time) bot.Message {
+func renderProgress(f release.Followed, r *api.Record, now time.Time) bot.Message {
 	head := safe(fmt.Sprintf("%s *%s* · %s", statusEmojiOf(f.Status), escape(f.TaskName), f.Status.Label()))
 	took := "elapsed " + elapsed(now.Sub(f.CreatedAt))
 	if f.Status.Finished() {
@@ -407,7 +349,7 @@ func renderProgress(f store.Followed, r *api.Record, now time.Time) bot.Message 
 		var parts []string
 		for _, st := range r.Stages {
 			e := statusEmojiOf(st.Status)
-			if st.Status == api.StatusInitialized || st.Status == 0 {
+			if st.Status == release.StatusInitialized || st.Status == 0 {
 				e = ":white_circle:" // not reached yet
 			}
 			parts = append(parts, e+" "+escape(st.Name))
@@ -417,7 +359,7 @@ func renderProgress(f store.Followed, r *api.Record, now time.Time) bot.Message 
 	return bot.Message{Text: fmt.Sprintf("%s: %s", tame(f.TaskName), f.Status.Label()), Blocks: blocks}
 }
 
-func statusEmojiOf(s api.Status) string {
+func statusEmojiOf(s release.Status) string {
 	if e, ok := statusEmoji[s]; ok {
 		return e
 	}
@@ -425,7 +367,7 @@ func statusEmojiOf(s api.Status) string {
 }
 
 // renderFinished is the thread reply when a followed execution ends.
-func renderFinished(f store.Followed, r *api.Record, now time.Time) bot.Message {
+func renderFinished(f release.Followed, r *api.Record, now time.Time) bot.Message {
 	d := now.Sub(f.CreatedAt)
 	if r != nil && !r.StartTime.IsZero() && r.EndTime.After(r.StartTime) {
 		d = r.EndTime.Sub(r.StartTime)
@@ -436,14 +378,14 @@ func renderFinished(f store.Followed, r *api.Record, now time.Time) bot.Message 
 }
 
 // renderFollowBound says that releasebot stopped following an execution.
-func renderFollowBound(f store.Followed) bot.Message {
+func renderFollowBound(f release.Followed) bot.Message {
 	text := safe(fmt.Sprintf(":hourglass: Stopped following execution %s of *%s* after %s; it was %s. `/release status` still shows it.",
-		code(f.ExecutionID), escape(f.TaskName), elapsed(followBound), f.Status.Label()))
+		code(f.ExecutionID), escape(f.TaskName), elapsed(release.FollowBound), f.Status.Label()))
 	return bot.Message{Text: fmt.Sprintf("Stopped following %s", tame(f.TaskName)), Blocks: []slack.Block{section(text)}}
 }
 
 // renderContinueHint offers operators a Continue button for a paused run.
-func renderContinueHint(c *confirmation) bot.Message {
+func renderContinueHint(c *release.Confirmation) bot.Message {
 	text := safe(fmt.Sprintf(":double_vertical_bar: *%s* is paused (7) and waits for someone to continue it. Operators can:", escape(c.TaskName)))
 	button := slack.NewButtonBlockElement(actionConfirm, c.ID, plain("Continue"))
 	button.Style = slack.StylePrimary
@@ -451,4 +393,25 @@ func renderContinueHint(c *confirmation) bot.Message {
 		Text:   fmt.Sprintf("%s is paused", tame(c.TaskName)),
 		Blocks: []slack.Block{section(text), slack.NewActionBlock(blockConfirm, button)},
 	}
+}
+
+// waitingText names the approval task an execution waits at and links its
+// open prompt, when known.
+func waitingText(r *api.Record, prompts map[string]release.Prompt) string {
+	if r.Status != release.StatusAwaitingApproval {
+		return ""
+	}
+	p, open := prompts[r.ID]
+	gate := r.WaitingGate()
+	if gate == "" && open {
+		gate = p.ApprovalTask
+	}
+	var s string
+	if gate != "" {
+		s = " at " + string(code(gate))
+	}
+	if open {
+		s += " · " + string(promptLink(&p))
+	}
+	return s
 }

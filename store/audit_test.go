@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/releasebot/releasebot/release"
 )
 
 func TestStartedBy(t *testing.T) {

@@ -5,49 +5,28 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/release"
 )
-
-// Followed is an execution releasebot follows to its end, and the channel
-// message that shows its progress.
-type Followed struct {
-	PipelineID  string
-	ExecutionID string
-	TaskName    string
-	Channel     string
-	TS          string // the progress message; replies go in its thread
-	StartedBy   string
-	Status      api.Status
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	FinishedAt  time.Time // zero while followed
-	Prompted    bool      // an approval prompt was posted for its wait at 5
-	Hinted      bool      // a continue hint was posted for its pause at 7
-	// TriggerAt is the release task's last trigger time when first polled:
-	// a later one means another execution started, so the list's status
-	// no longer speaks for this one.
-	TriggerAt time.Time
-}
 
 // Follow starts following an execution. One still followed keeps its
 // message; one followed to its end before (a retried execution keeps its
 // ID) is followed again, through the new message.
-func (s *Store) Follow(ctx context.Context, f Followed) error {
+func (s *Store) Follow(ctx context.Context, f release.Followed) error {
 	if _, err := s.exec(ctx, upsertFollowed, followArgs(f)...); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	return nil
 }
 
-const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at, action)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
-		started_by = excluded.started_by, status = excluded.status, created_at = excluded.created_at,
+		started_by = excluded.started_by, action = excluded.action, status = excluded.status, created_at = excluded.created_at,
 		updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
 	WHERE followed.finished_at <> 0`
 
-func followArgs(f Followed) []any {
-	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt)}
+func followArgs(f release.Followed) []any {
+	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action)}
 }
 
 // IsFollowed reports whether an execution is followed (or was, to its end).
@@ -61,25 +40,26 @@ func (s *Store) IsFollowed(ctx context.Context, pipelineID, executionID string) 
 }
 
 // Active lists the executions still followed, oldest first.
-func (s *Store) Active(ctx context.Context) ([]Followed, error) {
+func (s *Store) Active(ctx context.Context) ([]release.Followed, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
-		created_at, updated_at, finished_at, prompted, hinted, trigger_at FROM followed WHERE finished_at = 0
+		created_at, updated_at, finished_at, prompted, hinted, trigger_at, action FROM followed WHERE finished_at = 0
 		ORDER BY created_at, pipeline_id, execution_id`)
 	if err != nil {
 		return nil, fmt.Errorf("followed executions: %w", err)
 	}
 	defer rows.Close()
-	var out []Followed
+	var out []release.Followed
 	for rows.Next() {
-		var f Followed
+		var f release.Followed
 		var status, prompted, hinted int
 		var created, updated, finished, trigger int64
+		var action string
 		if err := rows.Scan(&f.PipelineID, &f.ExecutionID, &f.TaskName, &f.Channel, &f.TS, &f.StartedBy, &status,
-			&created, &updated, &finished, &prompted, &hinted, &trigger); err != nil {
+			&created, &updated, &finished, &prompted, &hinted, &trigger, &action); err != nil {
 			return nil, fmt.Errorf("followed executions: %w", err)
 		}
-		f.Status, f.CreatedAt, f.UpdatedAt, f.FinishedAt = api.Status(status), fromMillis(created), fromMillis(updated), fromMillis(finished)
-		f.Prompted, f.Hinted, f.TriggerAt = prompted == 1, hinted == 1, fromMillis(trigger)
+		f.Status, f.CreatedAt, f.UpdatedAt, f.FinishedAt = release.Status(status), fromMillis(created), fromMillis(updated), fromMillis(finished)
+		f.Prompted, f.Hinted, f.TriggerAt, f.Action = prompted == 1, hinted == 1, fromMillis(trigger), release.Action(action)
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -88,7 +68,7 @@ func (s *Store) Active(ctx context.Context) ([]Followed, error) {
 // UpdateFollowed records what the poller saw, if the execution is still as
 // was says (its status, unfinished): a compare-and-set, so that when two
 // pollers race only one acts on a change. It reports whether it won.
-func (s *Store) UpdateFollowed(ctx context.Context, was api.Status, f Followed) (bool, error) {
+func (s *Store) UpdateFollowed(ctx context.Context, was release.Status, f release.Followed) (bool, error) {
 	n, err := s.exec(ctx, `UPDATE followed SET status = ?, updated_at = ?, finished_at = ?, prompted = ?, hinted = ?, trigger_at = ?
 		WHERE pipeline_id = ? AND execution_id = ? AND status = ? AND finished_at = 0`, int(f.Status), millis(f.UpdatedAt),
 		millis(f.FinishedAt), b2i(f.Prompted), b2i(f.Hinted), millis(f.TriggerAt), f.PipelineID, f.ExecutionID, int(was))
@@ -131,55 +111,10 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 	return nil
 }
 
-// OpenPromptsFor lists the undecided prompts of a release task.
-func (s *Store) OpenPromptsFor(ctx context.Context, pipelineID string) ([]Prompt, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id FROM prompts WHERE pipeline_id = ? AND decision = '' AND ts <> ''`), pipelineID)
-	if err != nil {
-		return nil, fmt.Errorf("open prompts: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("open prompts: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	var out []Prompt
-	for _, id := range ids {
-		p, err := s.GetPrompt(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// DecisionClosed marks a prompt whose question went away without a
-// decision made in Slack (decided in the console, or the run was stopped).
-const DecisionClosed api.ApprovalType = "closed"
-
-// ClosePrompt closes an undecided prompt; why says what happened. It
-// reports false when the prompt was decided or claimed meanwhile.
-func (s *Store) ClosePrompt(ctx context.Context, id, why string, at time.Time, status api.Status) (Prompt, bool, error) {
-	// An uncertain prompt is closed too: its question is gone either way,
-	// and it must not block the next prompt for the same approval task.
-	n, err := s.exec(ctx, `UPDATE prompts SET decision = ?, decided_at = ?, last_error = ?, status = ?, deciding = '', uncertain = ''
-		WHERE id = ? AND decision = '' AND (deciding = '' OR uncertain <> '')`, string(DecisionClosed), millis(at), why, int(status), id)
-	if err != nil {
-		return Prompt{}, false, fmt.Errorf("close prompt: %w", err)
-	}
-	p, err := s.GetPrompt(ctx, id)
-	return p, n == 1, err
-}
-
 // ExpireConfirmations marks the unused confirmations of action on a release
 // task as no longer needed (a Continue hint once the run moved on) and
 // returns them, so that their messages can say so.
-func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, action api.Action, now time.Time) ([]Confirmation, error) {
+func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, action release.Action, now time.Time) ([]release.Confirmation, error) {
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id FROM confirmations WHERE pipeline_id = ? AND action = ? AND used_by = ''`),
 		pipelineID, string(action))
 	if err != nil {
@@ -195,9 +130,9 @@ func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, acti
 		ids = append(ids, id)
 	}
 	rows.Close()
-	var out []Confirmation
+	var out []release.Confirmation
 	for _, id := range ids {
-		n, err := s.exec(ctx, `UPDATE confirmations SET used_by = ?, used_at = ? WHERE id = ? AND used_by = ''`, Expired, millis(now), id)
+		n, err := s.exec(ctx, `UPDATE confirmations SET used_by = ?, used_at = ? WHERE id = ? AND used_by = ''`, release.Withdrawn, millis(now), id)
 		if err != nil {
 			return nil, fmt.Errorf("expire confirmations: %w", err)
 		}
@@ -211,6 +146,3 @@ func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, acti
 	}
 	return out, nil
 }
-
-// Expired is the UsedBy of a confirmation that releasebot withdrew.
-const Expired = "releasebot"

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 	"github.com/releasebot/releasebot/store/storetest"
 )

@@ -5,151 +5,120 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/release"
 )
 
-// Prompt is an approval question with its votes and, once made, its decision.
-type Prompt struct {
-	ID           string
-	PipelineID   string
-	TaskName     string
-	ApprovalTask string
-	Channel      string
-	TS           string
-	AskedBy      string // empty when an approve or refuse command opened it
-	AskedAt      time.Time
-	Note         string
-	StartedBy    string // who started the execution through releasebot, if known
-	Required     int
+const promptColumns = `id, pipeline_id, task_name, approval_task, execution_id, channel, ts, thread_ts, asked_by, asked_at, note,
+	started_by, required, deciding, deciding_since, uncertain, last_error, decision, decided_by, decided_at, status`
 
-	Approvals []string          // who approved, in order
-	Comments  map[string]string // voter → comment, as typed
-	Deciding  string            // who holds the claim while the decision is sent upstream
-	// Uncertain is set when the decision may have reached ServiceStage but
-	// its answer was lost: the claim is kept, so nothing is resent.
-	Uncertain string
-	LastError string
-
-	Decision    api.ApprovalType
-	DecidedBy   string
-	DecidedAt   time.Time
-	ExecutionID string
-	Status      api.Status
-
-	refusedBy []string
+// OpenPrompt returns the undecided prompt about the same execution at the
+// same approval task as p, or stores p when there is none, in one step
+// across replicas (a unique index on undecided prompts). Storing p closes
+// the open prompts of older executions at that gate as superseded, in the
+// same transaction, and returns them so that their messages can say so.
+func (s *Store) OpenPrompt(ctx context.Context, p *release.Prompt) (got release.Prompt, created bool, superseded []release.Prompt, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		got, created, superseded, err = s.openPrompt(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return release.Prompt{}, false, nil, fmt.Errorf("open prompt: %w", err)
+	}
+	return got, created, superseded, nil
 }
 
-// Voters lists who voted, approvers first, then whoever refused or holds
-// the claim.
-func (p *Prompt) Voters() []string {
-	vs := append([]string(nil), p.Approvals...)
-	for _, u := range append(append([]string(nil), p.refusedBy...), p.DecidedBy, p.Deciding) {
-		if u != "" && !contains(vs, u) {
-			vs = append(vs, u)
+func (s *Store) openPrompt(ctx context.Context, tx *sql.Tx, p *release.Prompt) (release.Prompt, bool, []release.Prompt, error) {
+	n, err := execTx(ctx, tx, s, `INSERT INTO prompts (id, pipeline_id, task_name, approval_task, execution_id, channel, ts, thread_ts,
+		asked_by, asked_at, note, started_by, required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		p.ID, p.PipelineID, p.TaskName, p.ApprovalTask, p.ExecutionID, p.Channel, p.TS, p.ThreadTS, p.AskedBy, millis(p.AskedAt),
+		p.Note, strings.Join(p.Actors, ","), p.Required)
+	if err != nil {
+		return release.Prompt{}, false, nil, err
+	}
+	if n == 0 {
+		row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+promptColumns+` FROM prompts
+			WHERE pipeline_id = ? AND approval_task = ? AND execution_id = ? AND decision = ''`), p.PipelineID, p.ApprovalTask, p.ExecutionID)
+		got, err := s.scanPrompt(ctx, tx, row)
+		return got, false, nil, err
+	}
+	older, err := s.promptsWhere(ctx, tx, `pipeline_id = ? AND approval_task = ? AND execution_id <> ? AND decision = ''`,
+		p.PipelineID, p.ApprovalTask, p.ExecutionID)
+	if err != nil {
+		return release.Prompt{}, false, nil, err
+	}
+	var superseded []release.Prompt
+	for _, o := range older {
+		was := o
+		if o.Supersede(p.ExecutionID, p.AskedAt) {
+			if _, err := s.savePrompt(ctx, tx, &was, &o); err != nil {
+				return release.Prompt{}, false, nil, err
+			}
+			superseded = append(superseded, o)
 		}
 	}
-	return vs
-}
-
-// Message is what is sent upstream as the comment of decision: for agree,
-// the approvers' comments (the one, or each with its author); for refuse,
-// the refuser's reason. A refusal that failed upstream never rides along
-// with a later approval.
-func (p *Prompt) Message(decision api.ApprovalType) string {
-	voters := p.Approvals
-	if decision == api.ApprovalRefuse {
-		voters = []string{p.Deciding}
-	}
-	var authors, parts []string
-	for _, u := range voters {
-		if c := p.Comments[u]; c != "" {
-			authors, parts = append(authors, u), append(parts, c)
-		}
-	}
-	if len(parts) <= 1 {
-		return strings.Join(parts, "")
-	}
-	for i := range parts {
-		parts[i] = authors[i] + ": " + parts[i]
-	}
-	return strings.Join(parts, "\n")
-}
-
-// StartedByAny reports whether user started the release, as recorded in
-// StartedBy (a comma-separated list: the first start and any retry).
-func (p *Prompt) StartedByAny(user string) bool {
-	return user != "" && contains(strings.Split(p.StartedBy, ","), user)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// VoteError says why a vote was not taken. Prompt is the prompt as it is.
-type VoteError struct {
-	Kind   VoteErrorKind
-	Prompt Prompt
-}
-
-// VoteErrorKind is why a vote was not taken.
-type VoteErrorKind int
-
-// The reasons a vote is not taken.
-const (
-	VoteDecided   VoteErrorKind = iota + 1 // someone decided already
-	VoteUncertain                          // a decision may have reached ServiceStage
-	VoteDeciding                           // someone's decision is being sent right now
-	VoteSelf                               // the voter asked for it or started the release
-)
-
-func (e *VoteError) Error() string {
-	return [...]string{"", "already decided", "outcome unknown", "being decided", "self-approval"}[e.Kind]
-}
-
-const promptColumns = `id, pipeline_id, task_name, approval_task, channel, ts, asked_by, asked_at, note, started_by, required,
-	deciding, uncertain, last_error, decision, decided_by, decided_at, execution_id, status`
-
-// OpenPrompt returns the undecided prompt for the same question as p (its
-// release task and approval task), or stores p when there is none, in one
-// step across replicas (a unique index on open prompts).
-func (s *Store) OpenPrompt(ctx context.Context, p *Prompt) (Prompt, bool, error) {
-	// A few tries: the open prompt found by the insert may be decided
-	// before it can be read, and then there is room for p.
-	for range 3 {
-		n, err := s.exec(ctx, `INSERT INTO prompts (id, pipeline_id, task_name, approval_task, channel, ts, asked_by, asked_at, note, started_by, required)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			p.ID, p.PipelineID, p.TaskName, p.ApprovalTask, p.Channel, p.TS, p.AskedBy, millis(p.AskedAt), p.Note, p.StartedBy, p.Required)
-		if err != nil {
-			return Prompt{}, false, fmt.Errorf("open prompt: %w", err)
-		}
-		if n == 1 {
-			got, err := s.GetPrompt(ctx, p.ID)
-			return got, err == nil, err
-		}
-		row := s.db.QueryRowContext(ctx, s.rebind(`SELECT `+promptColumns+` FROM prompts
-			WHERE pipeline_id = ? AND approval_task = ? AND decision = ''`), p.PipelineID, p.ApprovalTask)
-		got, err := s.scanPrompt(ctx, s.db, row)
-		if err == nil {
-			return got, false, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return Prompt{}, false, fmt.Errorf("open prompt: %w", err)
-		}
-	}
-	return Prompt{}, false, fmt.Errorf("open prompt: prompt id %s is taken, or the question keeps being decided", p.ID)
+	got, err := s.getPrompt(ctx, tx, p.ID, false)
+	return got, true, superseded, err
 }
 
 // GetPrompt returns prompt id, or ErrNotFound.
-func (s *Store) GetPrompt(ctx context.Context, id string) (Prompt, error) {
+func (s *Store) GetPrompt(ctx context.Context, id string) (release.Prompt, error) {
 	return s.getPrompt(ctx, s.db, id, false)
+}
+
+// UndecidedPrompts lists every prompt that is posted and not decided yet,
+// oldest first: open, deciding or uncertain.
+func (s *Store) UndecidedPrompts(ctx context.Context) ([]release.Prompt, error) {
+	ps, err := s.promptsWhere(ctx, s.db, `decision = '' AND ts <> ''`)
+	if err != nil {
+		return nil, fmt.Errorf("undecided prompts: %w", err)
+	}
+	return ps, nil
+}
+
+// OpenPromptOf returns the newest undecided prompt about an execution, at
+// any approval task, or ErrNotFound.
+func (s *Store) OpenPromptOf(ctx context.Context, pipelineID, executionID string) (release.Prompt, error) {
+	ps, err := s.promptsWhere(ctx, s.db, `pipeline_id = ? AND execution_id = ? AND decision = '' AND ts <> ''`, pipelineID, executionID)
+	if err != nil {
+		return release.Prompt{}, fmt.Errorf("open prompt of an execution: %w", err)
+	}
+	if len(ps) == 0 {
+		return release.Prompt{}, ErrNotFound
+	}
+	return ps[len(ps)-1], nil
+}
+
+func (s *Store) promptsWhere(ctx context.Context, q querier, where string, args ...any) ([]release.Prompt, error) {
+	rows, err := q.QueryContext(ctx, s.rebind(`SELECT id FROM prompts WHERE `+where+` ORDER BY asked_at, id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]release.Prompt, 0, len(ids))
+	for _, id := range ids {
+		p, err := s.getPrompt(ctx, q, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -161,179 +130,210 @@ type querier interface {
 
 // getPrompt reads prompt id with its votes; forUpdate locks its row until
 // the transaction q ends (PostgreSQL; SQLite's single writer needs no lock).
-func (s *Store) getPrompt(ctx context.Context, q querier, id string, forUpdate bool) (Prompt, error) {
+func (s *Store) getPrompt(ctx context.Context, q querier, id string, forUpdate bool) (release.Prompt, error) {
 	query := `SELECT ` + promptColumns + ` FROM prompts WHERE id = ?`
 	if forUpdate && s.postgres {
 		query += ` FOR UPDATE`
 	}
 	p, err := s.scanPrompt(ctx, q, q.QueryRowContext(ctx, s.rebind(query), id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Prompt{}, fmt.Errorf("get prompt: %w", err)
+		return release.Prompt{}, fmt.Errorf("get prompt: %w", err)
 	}
 	return p, err
 }
 
-func (s *Store) scanPrompt(ctx context.Context, q querier, row *sql.Row) (Prompt, error) {
-	var p Prompt
-	var askedAt, decidedAt int64
-	var decision string
+func (s *Store) scanPrompt(ctx context.Context, q querier, row *sql.Row) (release.Prompt, error) {
+	var p release.Prompt
+	var askedAt, decidingSince, decidedAt int64
+	var decision, actors, uncertain string
 	var status int
-	err := row.Scan(&p.ID, &p.PipelineID, &p.TaskName, &p.ApprovalTask, &p.Channel, &p.TS, &p.AskedBy, &askedAt, &p.Note,
-		&p.StartedBy, &p.Required, &p.Deciding, &p.Uncertain, &p.LastError, &decision, &p.DecidedBy, &decidedAt, &p.ExecutionID, &status)
+	err := row.Scan(&p.ID, &p.PipelineID, &p.TaskName, &p.ApprovalTask, &p.ExecutionID, &p.Channel, &p.TS, &p.ThreadTS, &p.AskedBy,
+		&askedAt, &p.Note, &actors, &p.Required, &p.Deciding, &decidingSince, &uncertain, &p.LastError, &decision, &p.DecidedBy,
+		&decidedAt, &status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Prompt{}, ErrNotFound
+		return release.Prompt{}, ErrNotFound
 	}
 	if err != nil {
-		return Prompt{}, err
+		return release.Prompt{}, err
 	}
-	p.AskedAt, p.DecidedAt = fromMillis(askedAt), fromMillis(decidedAt)
-	p.Decision, p.Status = api.ApprovalType(decision), api.Status(status)
-	p.Comments = map[string]string{}
-	rows, err := q.QueryContext(ctx, s.rebind(`SELECT user_id, decision, comment FROM votes WHERE prompt_id = ? ORDER BY seq, at, user_id`), p.ID)
+	p.AskedAt, p.DecidingSince, p.DecidedAt = fromMillis(askedAt), fromMillis(decidingSince), fromMillis(decidedAt)
+	p.Decision, p.Status, p.Uncertain = release.Decision(decision), release.Status(status), uncertain != ""
+	if actors != "" {
+		p.Actors = strings.Split(actors, ",")
+	}
+	rows, err := q.QueryContext(ctx, s.rebind(`SELECT user_id, decision, comment, at FROM votes WHERE prompt_id = ? ORDER BY seq, at, user_id`), p.ID)
 	if err != nil {
-		return Prompt{}, err
+		return release.Prompt{}, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var user, d, comment string
-		if err := rows.Scan(&user, &d, &comment); err != nil {
-			return Prompt{}, err
+		var b release.Ballot
+		var vote string
+		var at int64
+		if err := rows.Scan(&b.User, &vote, &b.Comment, &at); err != nil {
+			return release.Prompt{}, err
 		}
-		if api.ApprovalType(d) == api.ApprovalAgree {
-			p.Approvals = append(p.Approvals, user)
-		} else {
-			p.refusedBy = append(p.refusedBy, user)
-		}
-		if comment != "" {
-			p.Comments[user] = comment
-		}
+		b.Vote, b.At = release.Decision(vote), fromMillis(at)
+		p.Votes = append(p.Votes, b)
 	}
 	return p, rows.Err()
 }
 
-// SetPromptMessage records where the prompt was posted.
-func (s *Store) SetPromptMessage(ctx context.Context, id, channel, ts string) error {
-	if _, err := s.exec(ctx, `UPDATE prompts SET channel = ?, ts = ? WHERE id = ?`, channel, ts, id); err != nil {
+// SetPromptMessage records where the prompt was posted: its message and the
+// thread it is in, if any.
+func (s *Store) SetPromptMessage(ctx context.Context, id, channel, ts, threadTS string) error {
+	if _, err := s.exec(ctx, `UPDATE prompts SET channel = ?, ts = ?, thread_ts = ? WHERE id = ?`, channel, ts, threadTS, id); err != nil {
 		return fmt.Errorf("set prompt message: %w", err)
 	}
 	return nil
 }
 
-// DropPrompt forgets a prompt that was never posted.
+// DropPrompt forgets a prompt that was never posted and is not being
+// decided; a posted or claimed prompt, and its votes, stay.
 func (s *Store) DropPrompt(ctx context.Context, id string) error {
-	if _, err := s.exec(ctx, `DELETE FROM votes WHERE prompt_id IN (SELECT id FROM prompts WHERE id = ? AND ts = '')`, id); err != nil {
-		return fmt.Errorf("drop prompt: %w", err)
-	}
-	if _, err := s.exec(ctx, `DELETE FROM prompts WHERE id = ? AND ts = ''`, id); err != nil {
-		return fmt.Errorf("drop prompt: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := execTx(ctx, tx, s, `DELETE FROM prompts WHERE id = ? AND ts = '' AND decision = '' AND deciding = ''`, id)
+		if err == nil && n == 1 {
+			_, err = execTx(ctx, tx, s, `DELETE FROM votes WHERE prompt_id = ?`, id)
+		}
+		if err != nil {
+			return fmt.Errorf("drop prompt: %w", err)
+		}
+		return nil
+	})
 }
 
-// Vote records user's decision and comment on prompt id. It returns the
-// prompt as it then is and whether this caller holds the claim to send the
-// decision upstream: across every replica exactly one caller gets it (a
-// conditional update), the others get a *VoteError saying who decided.
-// Separation of duties applies to approvals only: anyone allowed to refuse
-// may stop a release.
-func (s *Store) Vote(ctx context.Context, id, user string, decision api.ApprovalType, comment string, allowSelf bool, now time.Time) (Prompt, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Prompt{}, false, fmt.Errorf("vote: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	// The row lock (PostgreSQL) or the single connection (SQLite) makes the
-	// check, the vote and the claim one step: a vote is stored only when
-	// it is taken, and only one vote claims.
-	p, err := s.getPrompt(ctx, tx, id, true)
-	if err != nil {
-		return Prompt{}, false, err
-	}
-	// Whoever started the release task since the prompt was opened counts
-	// too: the start may be recorded after the prompt was.
-	var starter string
-	err = tx.QueryRowContext(ctx, s.rebind(`SELECT user_id FROM starts WHERE pipeline_id = ?`), p.PipelineID).Scan(&starter)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Prompt{}, false, fmt.Errorf("vote: %w", err)
-	}
-	check := p
-	if starter != "" && !check.StartedByAny(starter) {
-		check.StartedBy = strings.TrimPrefix(check.StartedBy+","+starter, ",")
-	}
-	if err := voteAllowed(&check, user, decision, allowSelf); err != nil {
-		return check, false, err
-	}
-	// seq orders votes by arrival, also within one millisecond.
-	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO votes (prompt_id, user_id, decision, comment, at, seq)
-		VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM votes WHERE prompt_id = ?))
-		ON CONFLICT (prompt_id, user_id) DO UPDATE SET decision = excluded.decision,
-			comment = CASE WHEN excluded.comment = '' THEN votes.comment ELSE excluded.comment END, at = excluded.at`),
-		id, user, string(decision), comment, millis(now), id); err != nil {
-		return Prompt{}, false, fmt.Errorf("vote: %w", err)
-	}
-	claimed := true
-	if decision == api.ApprovalAgree {
-		var approvals int
-		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM votes WHERE prompt_id = ? AND decision = ?`),
-			id, string(api.ApprovalAgree)).Scan(&approvals); err != nil {
-			return Prompt{}, false, fmt.Errorf("vote: %w", err)
+// Vote records user's vote on prompt id by the rules of release.Prompt
+// (CheckVote, CastVote, Claim). It returns the prompt as it then is and
+// whether this caller holds the claim to send the decision upstream: across
+// every replica exactly one caller gets it, the others get a
+// *release.VoteError saying who decided. Whoever started, retried or
+// continued the prompt's execution through releasebot counts as one of its
+// actors, also when that was recorded after the prompt was opened.
+func (s *Store) Vote(ctx context.Context, id, user string, vote release.Decision, comment string, allowSelf bool, now time.Time) (release.Prompt, bool, error) {
+	var p release.Prompt
+	var claimed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The row lock (PostgreSQL) or the single connection (SQLite) makes
+		// the check, the vote and the claim one step.
+		var err error
+		if p, err = s.getPrompt(ctx, tx, id, true); err != nil {
+			return err
 		}
-		claimed = approvals >= p.Required
-	}
-	if claimed {
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE prompts SET deciding = ? WHERE id = ?`), user, id); err != nil {
-			return Prompt{}, false, fmt.Errorf("vote: claim: %w", err)
+		actors, err := s.actors(ctx, tx, p.PipelineID, p.ExecutionID)
+		if err != nil {
+			return err
 		}
-	}
-	if p, err = s.getPrompt(ctx, tx, id, false); err != nil {
-		return Prompt{}, false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Prompt{}, false, fmt.Errorf("vote: %w", err)
-	}
-	return p, claimed, nil
-}
-
-// voteAllowed returns a *VoteError when p takes no vote from user now.
-func voteAllowed(p *Prompt, user string, decision api.ApprovalType, allowSelf bool) error {
+		p.AddActors(actors...)
+		if err := p.CheckVote(user, vote, allowSelf); err != nil {
+			return err
+		}
+		was := p
+		if claimed = p.CastVote(user, vote, comment, now); claimed {
+			p.Claim(user, now)
+		}
+		_, err = s.savePrompt(ctx, tx, &was, &p)
+		return err
+	})
+	var ve *release.VoteError
 	switch {
-	case p.Decision != "":
-		return &VoteError{Kind: VoteDecided, Prompt: *p}
-	case p.Uncertain != "":
-		return &VoteError{Kind: VoteUncertain, Prompt: *p}
-	case p.Deciding != "":
-		return &VoteError{Kind: VoteDeciding, Prompt: *p}
-	case decision == api.ApprovalAgree && !allowSelf && (user == p.AskedBy || p.StartedByAny(user)):
-		return &VoteError{Kind: VoteSelf, Prompt: *p}
+	case errors.As(err, &ve):
+		return ve.Prompt, false, err
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return release.Prompt{}, false, fmt.Errorf("vote: %w", err)
+	}
+	return p, claimed, err
+}
+
+// UpdatePrompt stores p, changed by the rules of release.Prompt from was,
+// if the prompt is still as was says (undecided, same claim): a
+// compare-and-set, so that of two replicas that act on the same prompt
+// only one wins. It reports whether it won.
+func (s *Store) UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error) {
+	var won bool
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		won, err = s.savePrompt(ctx, tx, was, p)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("update prompt: %w", err)
+	}
+	return won, nil
+}
+
+func (s *Store) savePrompt(ctx context.Context, tx *sql.Tx, was, p *release.Prompt) (bool, error) {
+	n, err := execTx(ctx, tx, s, `UPDATE prompts SET deciding = ?, deciding_since = ?, uncertain = ?, last_error = ?, decision = ?,
+		decided_by = ?, decided_at = ?, status = ?, started_by = ?
+		WHERE id = ? AND decision = '' AND deciding = ? AND uncertain = ?`,
+		p.Deciding, millis(p.DecidingSince), flag(p.Uncertain), p.LastError, string(p.Decision), p.DecidedBy, millis(p.DecidedAt),
+		int(p.Status), strings.Join(p.Actors, ","), p.ID, was.Deciding, flag(was.Uncertain))
+	if err != nil || n == 0 {
+		return false, err
+	}
+	for _, b := range was.Votes {
+		if !slices.ContainsFunc(p.Votes, func(v release.Ballot) bool { return v.User == b.User }) {
+			if _, err := execTx(ctx, tx, s, `DELETE FROM votes WHERE prompt_id = ? AND user_id = ?`, p.ID, b.User); err != nil {
+				return false, err
+			}
+		}
+	}
+	for _, b := range p.Votes {
+		if i := slices.IndexFunc(was.Votes, func(v release.Ballot) bool { return v.User == b.User }); i >= 0 && was.Votes[i] == b {
+			continue
+		}
+		// seq orders votes by arrival, also within one millisecond.
+		if _, err := execTx(ctx, tx, s, `INSERT INTO votes (prompt_id, user_id, decision, comment, at, seq)
+			VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM votes WHERE prompt_id = ?))
+			ON CONFLICT (prompt_id, user_id) DO UPDATE SET decision = excluded.decision, comment = excluded.comment,
+				at = excluded.at, seq = excluded.seq`,
+			p.ID, b.User, string(b.Vote), b.Comment, millis(b.At), p.ID); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
+// AddActor records that user made an execution run through releasebot
+// (start, retry, continue): they may not approve it.
+func (s *Store) AddActor(ctx context.Context, pipelineID, executionID, user string, at time.Time) error {
+	if _, err := s.exec(ctx, insertActor, pipelineID, executionID, user, millis(at)); err != nil {
+		return fmt.Errorf("add actor: %w", err)
 	}
 	return nil
 }
 
-// Decided records the outcome of the claimed decision.
-func (s *Store) Decided(ctx context.Context, id string, decision api.ApprovalType, by string, at time.Time, e *api.Execution) (Prompt, error) {
-	if e == nil {
-		e = &api.Execution{}
+const insertActor = `INSERT INTO actors (pipeline_id, execution_id, user_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+// Actors lists who made an execution run through releasebot.
+func (s *Store) Actors(ctx context.Context, pipelineID, executionID string) ([]string, error) {
+	a, err := s.actors(ctx, s.db, pipelineID, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("actors: %w", err)
 	}
-	if _, err := s.exec(ctx, `UPDATE prompts SET deciding = '', uncertain = '', last_error = '', decision = ?, decided_by = ?, decided_at = ?,
-		execution_id = ?, status = ? WHERE id = ?`, string(decision), by, millis(at), e.ID, int(e.Status), id); err != nil {
-		return Prompt{}, fmt.Errorf("record decision: %w", err)
-	}
-	return s.GetPrompt(ctx, id)
+	return a, nil
 }
 
-// Failed releases the claim after the upstream call failed for sure, so
-// that the decision can be tried again.
-func (s *Store) Failed(ctx context.Context, id, reason string) (Prompt, error) {
-	if _, err := s.exec(ctx, `UPDATE prompts SET deciding = '', last_error = ? WHERE id = ?`, reason, id); err != nil {
-		return Prompt{}, fmt.Errorf("record failure: %w", err)
+func (s *Store) actors(ctx context.Context, q querier, pipelineID, executionID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, s.rebind(`SELECT user_id FROM actors WHERE pipeline_id = ? AND execution_id = ? ORDER BY at, user_id`),
+		pipelineID, executionID)
+	if err != nil {
+		return nil, err
 	}
-	return s.GetPrompt(ctx, id)
-}
-
-// Uncertain keeps the claim after a call whose outcome is unknown.
-func (s *Store) Uncertain(ctx context.Context, id, reason string) (Prompt, error) {
-	if _, err := s.exec(ctx, `UPDATE prompts SET uncertain = deciding, last_error = ? WHERE id = ?`, reason, id); err != nil {
-		return Prompt{}, fmt.Errorf("record unknown outcome: %w", err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
 	}
-	return s.GetPrompt(ctx, id)
+	return out, rows.Err()
 }

@@ -7,29 +7,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/release"
 )
-
-// Confirmation is a pending stop or rollback that an operator must confirm.
-type Confirmation struct {
-	ID          string
-	Action      api.Action
-	PipelineID  string
-	TaskName    string
-	RequestedBy string
-	Channel     string
-	TS          string
-	CreatedAt   time.Time
-
-	UsedBy    string // empty while unused
-	UsedAt    time.Time
-	Confirmed bool
-}
 
 // ConfirmationError says why a confirmation cannot be used.
 type ConfirmationError struct {
 	Expired      bool // too old; otherwise already used
-	Confirmation Confirmation
+	Confirmation release.Confirmation
 }
 
 func (e *ConfirmationError) Error() string {
@@ -40,7 +24,7 @@ func (e *ConfirmationError) Error() string {
 }
 
 // PutConfirmation stores a new confirmation.
-func (s *Store) PutConfirmation(ctx context.Context, c *Confirmation) error {
+func (s *Store) PutConfirmation(ctx context.Context, c *release.Confirmation) error {
 	if _, err := s.exec(ctx, `INSERT INTO confirmations (id, action, pipeline_id, task_name, requested_by, channel, ts, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, string(c.Action), c.PipelineID, c.TaskName, c.RequestedBy, c.Channel, c.TS, millis(c.CreatedAt)); err != nil {
 		return fmt.Errorf("store confirmation: %w", err)
@@ -59,7 +43,7 @@ func (s *Store) SetConfirmationMessage(ctx context.Context, id, ts string) error
 // TakeConfirmation uses confirmation id once, across every replica. It
 // returns ErrNotFound, or a *ConfirmationError when it is used or older
 // than ttl.
-func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed bool, now time.Time, ttl time.Duration) (Confirmation, error) {
+func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed bool, now time.Time, ttl time.Duration) (release.Confirmation, error) {
 	flag := 0
 	if confirmed {
 		flag = 1
@@ -67,11 +51,11 @@ func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed
 	n, err := s.exec(ctx, `UPDATE confirmations SET used_by = ?, used_at = ?, confirmed = ?
 		WHERE id = ? AND used_by = '' AND created_at >= ?`, user, millis(now), flag, id, millis(now.Add(-ttl)))
 	if err != nil {
-		return Confirmation{}, fmt.Errorf("use confirmation: %w", err)
+		return release.Confirmation{}, fmt.Errorf("use confirmation: %w", err)
 	}
 	c, err := s.getConfirmation(ctx, id)
 	if err != nil {
-		return Confirmation{}, err
+		return release.Confirmation{}, err
 	}
 	if n == 0 {
 		return c, &ConfirmationError{Expired: c.UsedBy == "", Confirmation: c}
@@ -79,8 +63,8 @@ func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed
 	return c, nil
 }
 
-func (s *Store) getConfirmation(ctx context.Context, id string) (Confirmation, error) {
-	var c Confirmation
+func (s *Store) getConfirmation(ctx context.Context, id string) (release.Confirmation, error) {
+	var c release.Confirmation
 	var action string
 	var created, used int64
 	var confirmed int
@@ -88,55 +72,17 @@ func (s *Store) getConfirmation(ctx context.Context, id string) (Confirmation, e
 		used_by, used_at, confirmed FROM confirmations WHERE id = ?`), id).Scan(&c.ID, &action, &c.PipelineID, &c.TaskName,
 		&c.RequestedBy, &c.Channel, &c.TS, &created, &c.UsedBy, &used, &confirmed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Confirmation{}, ErrNotFound
+		return release.Confirmation{}, ErrNotFound
 	}
 	if err != nil {
-		return Confirmation{}, fmt.Errorf("get confirmation: %w", err)
+		return release.Confirmation{}, fmt.Errorf("get confirmation: %w", err)
 	}
-	c.Action, c.CreatedAt, c.UsedAt, c.Confirmed = api.Action(action), fromMillis(created), fromMillis(used), confirmed == 1
+	c.Action, c.CreatedAt, c.UsedAt, c.Confirmed = release.Action(action), fromMillis(created), fromMillis(used), confirmed == 1
 	return c, nil
 }
 
-// SetStartedBy remembers who last started a release task through releasebot.
-func (s *Store) SetStartedBy(ctx context.Context, pipelineID, user string, at time.Time) error {
-	if _, err := s.exec(ctx, upsertStart, pipelineID, user, millis(at)); err != nil {
-		return fmt.Errorf("record start: %w", err)
-	}
-	return nil
-}
-
-const upsertStart = `INSERT INTO starts (pipeline_id, user_id, at) VALUES (?, ?, ?)
-	ON CONFLICT (pipeline_id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at`
-
-// StartedBy returns who last started a release task through releasebot, or "".
-func (s *Store) StartedBy(ctx context.Context, pipelineID string) (string, error) {
-	var user string
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT user_id FROM starts WHERE pipeline_id = ?`), pipelineID).Scan(&user)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("who started: %w", err)
-	}
-	return user, nil
-}
-
-// AuditEntry records one command or click: who, when, where, what was sent
-// upstream (never credentials), and how it ended.
-type AuditEntry struct {
-	At         time.Time
-	User       string
-	Channel    string
-	Verb       string
-	TaskName   string
-	PipelineID string
-	Sent       string // the upstream request; empty when nothing was sent
-	Execution  string
-	Outcome    string
-}
-
 // AddAudit appends e to the audit log.
-func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
+func (s *Store) AddAudit(ctx context.Context, e release.AuditEntry) error {
 	// seq orders entries of the same millisecond; replicas may tie, which
 	// only makes their order within that millisecond arbitrary.
 	if _, err := s.exec(ctx, insertAudit, auditArgs(e)...); err != nil {
@@ -148,12 +94,12 @@ func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
 const insertAudit = `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome)
 	VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func auditArgs(e AuditEntry) []any {
+func auditArgs(e release.AuditEntry) []any {
 	return []any{millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome}
 }
 
 // LastAudit returns up to n entries, newest first, for pipelineID ("" = all).
-func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]AuditEntry, error) {
+func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]release.AuditEntry, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -170,9 +116,9 @@ func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]Audi
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditEntry
+	var out []release.AuditEntry
 	for rows.Next() {
-		var e AuditEntry
+		var e release.AuditEntry
 		var at int64
 		if err := rows.Scan(&at, &e.User, &e.Channel, &e.Verb, &e.TaskName, &e.PipelineID, &e.Sent, &e.Execution, &e.Outcome); err != nil {
 			return nil, fmt.Errorf("read audit: %w", err)
@@ -184,9 +130,9 @@ func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]Audi
 }
 
 // Record appends e to the audit log and, in the same transaction, starts
-// following f (when not nil) and remembers that e.User started e.PipelineID
-// (when startedBy): one commit for all that one command did.
-func (s *Store) Record(ctx context.Context, e AuditEntry, f *Followed, startedBy bool) error {
+// following f (when not nil) and remembers that e.User made execution
+// e.Execution run (when actor): one commit for all that one command did.
+func (s *Store) Record(ctx context.Context, e release.AuditEntry, f *release.Followed, actor bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
@@ -200,9 +146,9 @@ func (s *Store) Record(ctx context.Context, e AuditEntry, f *Followed, startedBy
 			return fmt.Errorf("record: follow: %w", err)
 		}
 	}
-	if startedBy {
-		if _, err := tx.ExecContext(ctx, s.rebind(upsertStart), e.PipelineID, e.User, millis(e.At)); err != nil {
-			return fmt.Errorf("record: start: %w", err)
+	if actor {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertActor), e.PipelineID, e.Execution, e.User, millis(e.At)); err != nil {
+			return fmt.Errorf("record: actor: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -162,6 +162,21 @@ var migrations = []string{
 	// MAX(seq) for each new entry must not scan the whole log.
 	`CREATE INDEX audit_seq ON audit (seq)`,
 	`CREATE INDEX votes_seq ON votes (prompt_id, seq)`,
+	// A prompt is about one execution: one undecided prompt per execution
+	// and approval task, and votes never cross executions.
+	`DROP INDEX prompts_open`,
+	`CREATE UNIQUE INDEX prompts_open_execution ON prompts (pipeline_id, approval_task, execution_id) WHERE decision = ''`,
+	`ALTER TABLE prompts ADD COLUMN thread_ts TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE prompts ADD COLUMN deciding_since BIGINT NOT NULL DEFAULT 0`,
+	// Who started, retried or continued an execution through releasebot.
+	`CREATE TABLE actors (
+		pipeline_id  TEXT NOT NULL,
+		execution_id TEXT NOT NULL,
+		user_id      TEXT NOT NULL,
+		at           BIGINT NOT NULL,
+		PRIMARY KEY (pipeline_id, execution_id, user_id)
+	)`,
+	`ALTER TABLE followed ADD COLUMN action TEXT NOT NULL DEFAULT ''`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an
@@ -221,6 +236,27 @@ func (s *Store) rebind(q string) string {
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	res, err := s.db.ExecContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// inTx runs f in a transaction, committed when f returns nil.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func execTx(ctx context.Context, tx *sql.Tx, s *Store, q string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 	"github.com/releasebot/releasebot/store/storetest"
 )

@@ -1,4 +1,4 @@
-package handlers
+package poller
 
 import (
 	"context"
@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/releasebot/releasebot/api"
-	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 	"github.com/releasebot/releasebot/store/storetest"
 )
@@ -29,7 +28,7 @@ type countingReleases struct {
 	reads   int
 }
 
-func (c *countingReleases) Operate(context.Context, string, api.Action, *api.OperateOptions) (*api.Execution, error) {
+func (c *countingReleases) Operate(context.Context, string, release.Action, *api.OperateOptions) (*api.Execution, error) {
 	return nil, errors.New("not in this test")
 }
 
@@ -51,42 +50,47 @@ func (c *countingReleases) GetReleaseTask(context.Context, string) (*api.Release
 	return &api.ReleaseTaskDetail{}, nil
 }
 
-// countingSlack counts what the handlers send.
-type countingSlack struct {
-	mu                        sync.Mutex
-	posts, updates, privately int
-	modals                    int
+// countingReporter counts what the poller shows.
+type countingReporter struct {
+	mu             sync.Mutex
+	posts, updates int
+	prompts        []release.Prompt
 }
 
-func (s *countingSlack) Post(context.Context, string, bot.Message) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.posts++
-	return fmt.Sprintf("1700000000.%06d", s.posts), nil
-}
-
-func (s *countingSlack) PostEphemeral(context.Context, string, string, bot.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.privately++
+func (r *countingReporter) count(posts, updates int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.posts += posts
+	r.updates += updates
 	return nil
 }
 
-func (s *countingSlack) Update(context.Context, string, string, bot.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.updates++
-	return nil
+func (r *countingReporter) Progress(context.Context, release.Followed, *api.Record) error {
+	return r.count(0, 1)
+}
+func (r *countingReporter) Finished(context.Context, release.Followed, *api.Record) error {
+	return r.count(1, 0)
+}
+func (r *countingReporter) FollowEnded(context.Context, release.Followed) error { return r.count(1, 0) }
+func (r *countingReporter) AskApproval(context.Context, release.Followed, *api.Record) error {
+	return r.count(1, 0)
+}
+func (r *countingReporter) HintContinue(context.Context, release.Followed) error {
+	return r.count(1, 0)
+}
+func (r *countingReporter) WithdrawHints(context.Context, release.Followed) error { return nil }
+func (r *countingReporter) PromptChanged(_ context.Context, p release.Prompt, _ release.Reconciliation) error {
+	r.mu.Lock()
+	r.prompts = append(r.prompts, p)
+	r.mu.Unlock()
+	return r.count(0, 1)
 }
 
-func (s *countingSlack) OpenModal(context.Context, string, slack.ModalViewRequest) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.modals++
-	return nil
+// newPoller polls db through rel, reporting to rep, at the time *now says.
+func newPoller(db Store, rel Releases, rep Reporter, owner string, now *time.Time) *Poller {
+	return New(Config{Log: zerolog.Nop(), Releases: rel, Store: db, Reporter: rep, Interval: time.Second, Owner: owner,
+		Now: func() time.Time { return *now }, ClaimHold: 40 * time.Second})
 }
-
-func (s *countingSlack) Respond(context.Context, string, bot.Message) error { return nil }
 
 func TestFollowingCostsOneListPerPoll(t *testing.T) {
 	for _, n := range []int{1, 10, 100} {
@@ -99,13 +103,12 @@ func TestFollowingCostsOneListPerPoll(t *testing.T) {
 			rel := &countingReleases{records: map[string][]api.Record{}}
 			for i := range n {
 				id := fmt.Sprintf("pipeline-%03d", i)
-				rel.tasks = append(rel.tasks, api.ReleaseTask{ID: id, Name: id, Status: api.StatusReleasing})
-				require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: id, ExecutionID: fmt.Sprint(i), TaskName: id,
-					Channel: "C1", TS: "1.1", StartedBy: "U1", Status: api.StatusReleasing, CreatedAt: now}))
+				rel.tasks = append(rel.tasks, api.ReleaseTask{ID: id, Name: id, Status: release.StatusReleasing})
+				require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: id, ExecutionID: fmt.Sprint(i), TaskName: id,
+					Channel: "C1", TS: "1.1", StartedBy: "U1", Status: release.StatusReleasing, CreatedAt: now}))
 			}
-			sl := &countingSlack{}
-			rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second,
-				Now: func() time.Time { return now }})
+			sl := &countingReporter{}
+			rt := newPoller(db, rel, sl, "a", &now)
 
 			require.NoError(t, rt.Poll(ctx))
 			assert.Equal(t, 1, rel.lists, "one list for %d followed executions", n)
@@ -113,8 +116,8 @@ func TestFollowingCostsOneListPerPoll(t *testing.T) {
 			assert.Zero(t, sl.posts+sl.updates)
 
 			for i := range rel.tasks {
-				rel.tasks[i].Status = api.StatusReleased
-				rel.records[rel.tasks[i].ID] = []api.Record{{ID: fmt.Sprint(i), Status: api.StatusReleased}}
+				rel.tasks[i].Status = release.StatusReleased
+				rel.records[rel.tasks[i].ID] = []api.Record{{ID: fmt.Sprint(i), Status: release.StatusReleased}}
 			}
 			require.NoError(t, rt.Poll(ctx))
 			assert.Equal(t, 2, rel.lists, "still one list per poll")
@@ -130,11 +133,11 @@ func TestFollowingCostsOneListPerPoll(t *testing.T) {
 
 func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
 	ctx, db, now := followSetup(t)
-	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: api.StatusReleasing, CreatedAt: now}))
+	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: release.StatusReleasing, CreatedAt: now}))
 	rel := &countingReleases{listErr: &api.Error{StatusCode: 503}}
-	sl := &countingSlack{}
-	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
+	sl := &countingReporter{}
+	rt := newPoller(db, rel, sl, "a", &now)
 	require.Error(t, rt.Poll(ctx))
 	assert.Zero(t, sl.posts+sl.updates)
 	active, err := db.Active(ctx)
@@ -143,7 +146,7 @@ func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
 
 	// After the bound, following ends with a note in the thread.
 	rel.listErr = nil
-	now = now.Add(followBound + time.Minute)
+	now = now.Add(release.FollowBound + time.Minute)
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 1, sl.posts)
 	active, err = db.Active(ctx)
@@ -153,12 +156,11 @@ func TestPollErrorsStayOutOfTheChannel(t *testing.T) {
 
 func TestOnlyTheLeaseHolderPolls(t *testing.T) {
 	ctx, db, now := followSetup(t)
-	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: api.StatusReleasing, CreatedAt: now}))
-	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleasing}}}
-	clock := func() time.Time { return now }
-	a := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: &countingSlack{}, Store: db, PollInterval: time.Second, Replica: "a", Now: clock})
-	b := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: &countingSlack{}, Store: db, PollInterval: time.Second, Replica: "b", Now: clock})
+	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "1", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: release.StatusReleasing, CreatedAt: now}))
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: release.StatusReleasing}}}
+	a := newPoller(db, rel, &countingReporter{}, "a", &now)
+	b := newPoller(db, rel, &countingReporter{}, "b", &now)
 
 	require.NoError(t, a.Poll(ctx))
 	require.NoError(t, b.Poll(ctx))
@@ -170,18 +172,18 @@ func TestOnlyTheLeaseHolderPolls(t *testing.T) {
 
 func TestFollowerNoticesAFinishBehindANewRun(t *testing.T) {
 	ctx, db, now := followSetup(t)
-	require.NoError(t, db.Follow(ctx, store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: api.StatusReleasing, CreatedAt: now}))
-	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Name: "p1", Status: api.StatusReleasing, LastTriggerAt: now}},
+	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: release.StatusReleasing, CreatedAt: now}))
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now}},
 		records: map[string][]api.Record{}}
-	sl := &countingSlack{}
-	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
+	sl := &countingReporter{}
+	rt := newPoller(db, rel, sl, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
 	assert.Zero(t, rel.reads)
 
 	// A finished, and someone started B, which runs: the list still says 4.
 	rel.tasks[0].LastTriggerAt = now.Add(time.Minute)
-	rel.records["p1"] = []api.Record{{ID: "B", Status: api.StatusReleasing}, {ID: "A", Status: api.StatusReleased}}
+	rel.records["p1"] = []api.Record{{ID: "B", Status: release.StatusReleasing}, {ID: "A", Status: release.StatusReleased}}
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 1, rel.reads, "another run started: the records are read")
 	assert.Equal(t, 1, sl.updates)
@@ -193,17 +195,17 @@ func TestFollowerNoticesAFinishBehindANewRun(t *testing.T) {
 
 func TestFollowerActsOnceOnAChange(t *testing.T) {
 	ctx, db, now := followSetup(t)
-	fe := store.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1", Status: api.StatusReleasing, CreatedAt: now}
+	fe := release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1", Status: release.StatusReleasing, CreatedAt: now}
 	require.NoError(t, db.Follow(ctx, fe))
-	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: api.StatusReleased}},
-		records: map[string][]api.Record{"p1": {{ID: "A", Status: api.StatusReleased}}}}
-	sl := &countingSlack{}
-	rt := New(Deps{Log: zerolog.Nop(), Releases: rel, Slack: sl, Store: db, PollInterval: time.Second, Now: func() time.Time { return now }})
-	tasks := map[string]api.ReleaseTask{"p1": rel.tasks[0]}
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Status: release.StatusReleased}},
+		records: map[string][]api.Record{"p1": {{ID: "A", Status: release.StatusReleased}}}}
+	sl := &countingReporter{}
+	rt := newPoller(db, rel, sl, "a", &now)
 	// Two pollers that both saw the execution at 4 (a lease that ran out
 	// mid-poll): only the first records the change and posts.
-	require.NoError(t, rt.follower.check(ctx, fe, tasks, map[string][]api.Record{}, now))
-	require.NoError(t, rt.follower.check(ctx, fe, tasks, map[string][]api.Record{}, now))
+	r1, r2 := rt.newRound(ctx, rel.tasks, now), rt.newRound(ctx, rel.tasks, now)
+	r1.follow(ctx, fe)
+	r2.follow(ctx, fe)
 	assert.Equal(t, 1, sl.posts)
 	assert.Equal(t, 1, sl.updates)
 }

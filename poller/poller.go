@@ -1,0 +1,185 @@
+// Package poller follows executions and reconciles approval prompts with ServiceStage: one list of release tasks per
+// interval, whatever their number, plus the records of the release tasks that moved.
+package poller
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/release"
+)
+
+// Releases is the part of the ServiceStage client the poller reads.
+type Releases interface {
+	ListReleaseTasks(ctx context.Context) ([]api.ReleaseTask, error)
+	ListRecords(ctx context.Context, pipelineID string) ([]api.Record, error)
+}
+
+// Store is the state the poller reads and changes, shared by replicas.
+type Store interface {
+	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+	Active(ctx context.Context) ([]release.Followed, error)
+	// UpdateFollowed stores f if its status is still was (compare-and-set).
+	UpdateFollowed(ctx context.Context, was release.Status, f release.Followed) (bool, error)
+	UndecidedPrompts(ctx context.Context) ([]release.Prompt, error)
+	// UpdatePrompt stores p if the prompt is still as was (compare-and-set).
+	UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error)
+}
+
+// Reporter shows in Slack what the poller found. Each method is called once
+// per change, by the replica that recorded it.
+type Reporter interface {
+	Progress(ctx context.Context, f release.Followed, rec *api.Record) error
+	Finished(ctx context.Context, f release.Followed, rec *api.Record) error
+	FollowEnded(ctx context.Context, f release.Followed) error
+	// AskApproval posts the automatic prompt of an execution waiting at 5.
+	AskApproval(ctx context.Context, f release.Followed, rec *api.Record) error
+	HintContinue(ctx context.Context, f release.Followed) error
+	WithdrawHints(ctx context.Context, f release.Followed) error
+	// PromptChanged shows a prompt the poller reconciled, and audits it.
+	PromptChanged(ctx context.Context, p release.Prompt, how release.Reconciliation) error
+}
+
+// Metrics counts what the poller sees.
+type Metrics interface {
+	Followed(n int)
+}
+
+// Config is what New needs. Log, Releases, Store and Reporter are required.
+type Config struct {
+	Log      zerolog.Logger
+	Releases Releases
+	Store    Store
+	Reporter Reporter
+	Metrics  Metrics          // nil means none
+	Interval time.Duration    // how often to poll (default 10 s)
+	Owner    string           // names this replica in the lease
+	Now      func() time.Time // nil means time.Now
+	// ClaimHold is how long a claimed decision may still be running
+	// upstream (its call's timeout plus a margin).
+	ClaimHold time.Duration
+}
+
+// Poller polls ServiceStage for followed executions and open prompts.
+type Poller struct {
+	cfg Config
+	// seen is the list entry of each release task at the last poll: one
+	// whose entry did not change did not move, and its records are not read.
+	seen map[string]api.ReleaseTask
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Followed(int) {}
+
+// New returns a Poller; it does nothing until Run or Poll.
+func New(cfg Config) *Poller {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.ClaimHold <= 0 {
+		cfg.ClaimHold = 40 * time.Second
+	}
+	return &Poller{cfg: cfg, seen: map[string]api.ReleaseTask{}}
+}
+
+// leaseName is the lease that lets one replica at a time poll.
+const leaseName = "poller"
+
+// shutdownBound is how long a poll in progress at shutdown may go on.
+const shutdownBound = 5 * time.Second
+
+// Run polls every interval until ctx is done; no poll starts after that,
+// and one in progress is given a few seconds to finish what it recorded.
+// Upstream errors back off (up to about five minutes) and are logged,
+// never posted.
+func (p *Poller) Run(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	failures, skip := 0, 0
+	for {
+		select {
+		case <-ctx.Done():
+			relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = p.cfg.Store.ReleaseLease(relCtx, leaseName, p.cfg.Owner)
+			cancel()
+			return
+		case <-t.C:
+		}
+		if ctx.Err() != nil || skip > 0 {
+			skip = max(skip-1, 0)
+			continue
+		}
+		err := p.pollBounded(ctx)
+		if err != nil && ctx.Err() == nil {
+			failures++
+			skip = min(1<<min(failures, 8), int(5*time.Minute/p.cfg.Interval)+1) - 1
+			p.cfg.Log.Warn().Err(err).Int("failures", failures).Int("skipped_polls", skip).Msg("polling failed")
+			continue
+		}
+		if failures > 0 {
+			p.cfg.Log.Info().Int("failures", failures).Msg("polling works again")
+		}
+		failures = 0
+	}
+}
+
+// pollBounded runs one poll that outlives ctx's cancellation by at most
+// shutdownBound, so that what it recorded and what it posted stay in step.
+func (p *Poller) pollBounded(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.cfg.Interval+30*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(shutdownBound, cancel)
+		context.AfterFunc(pctx, func() { t.Stop() })
+	})
+	defer stop()
+	return p.Poll(pctx)
+}
+
+// Poll checks every followed execution and every undecided prompt once, if
+// this replica holds the poller's lease.
+func (p *Poller) Poll(ctx context.Context) error {
+	now := p.cfg.Now()
+	mine, err := p.cfg.Store.AcquireLease(ctx, leaseName, p.cfg.Owner, now, now.Add(3*p.cfg.Interval))
+	if err != nil || !mine {
+		// Another replica polls meanwhile: what this one saw goes stale.
+		clear(p.seen)
+		return err
+	}
+	active, err := p.cfg.Store.Active(ctx)
+	if err != nil {
+		return err
+	}
+	prompts, err := p.cfg.Store.UndecidedPrompts(ctx)
+	if err != nil {
+		return err
+	}
+	p.cfg.Metrics.Followed(len(active))
+	if len(active) == 0 && len(prompts) == 0 {
+		return nil
+	}
+	tasks, err := p.cfg.Releases.ListReleaseTasks(ctx)
+	if err != nil {
+		return err
+	}
+	r := p.newRound(ctx, tasks, now)
+	for _, f := range active {
+		r.follow(ctx, f)
+	}
+	for _, pr := range prompts {
+		r.reconcile(ctx, pr)
+	}
+	r.remember()
+	return nil
+}
