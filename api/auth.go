@@ -125,6 +125,7 @@ type IAMPassword struct {
 	mu       sync.Mutex
 	token    string
 	renewAt  time.Time
+	expires  time.Time
 	rejected string // the last token ServiceStage refused, still a secret
 	inflight *tokenCall
 	// A failed login is remembered for loginBackoff, so that a wrong
@@ -145,6 +146,10 @@ type tokenCall struct {
 // refreshMargin is how long before expiry a cached token is replaced.
 const refreshMargin = 5 * time.Minute
 
+// minTokenLife is the least life a token must have left to be sent: a
+// request may take its 30 s timeout to arrive, and clocks drift.
+const minTokenLife = time.Minute
+
 // IAMCredentials are the inputs of password authentication. Endpoint is the
 // IAM base URL without /v3; Domain is the account name.
 type IAMCredentials struct {
@@ -156,14 +161,13 @@ type IAMCredentials struct {
 }
 
 // NewIAMPassword returns an Authenticator that logs in to IAM with creds
-// through httpClient. Nothing is sent until the first request needs a token.
+// through a copy of httpClient (nil: http.DefaultClient) that never follows a
+// redirect, so the password goes to the configured endpoint only. Nothing is
+// sent until the first request needs a token.
 func NewIAMPassword(httpClient *http.Client, creds IAMCredentials) (*IAMPassword, error) {
 	u, err := url.Parse(creds.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: IAM endpoint must be an absolute http(s) URL", ErrInvalidRequest)
-	}
-	if httpClient == nil {
-		httpClient = http.DefaultClient
 	}
 	return &IAMPassword{
 		tokensURL:  u.JoinPath("v3", "auth", "tokens").String(),
@@ -171,7 +175,7 @@ func NewIAMPassword(httpClient *http.Client, creds IAMCredentials) (*IAMPassword
 		password:   creds.Password,
 		domain:     creds.Domain,
 		projectID:  creds.ProjectID,
-		httpClient: httpClient,
+		httpClient: noRedirects(httpClient),
 		timeout:    30 * time.Second,
 		now:        time.Now,
 	}, nil
@@ -206,7 +210,9 @@ func (a *IAMPassword) secrets() []string {
 
 // Token returns a cached token, or waits for a login that one caller starts
 // on behalf of all. A caller whose ctx ends stops waiting; the login goes on
-// for the others, bounded by its own timeout.
+// for the others, bounded by its own timeout. When the login fails, the
+// cached token is still returned if it has at least a minute to live; never
+// one with less.
 func (a *IAMPassword) Token(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	now := a.now()
@@ -216,9 +222,9 @@ func (a *IAMPassword) Token(ctx context.Context) (string, error) {
 		return tok, nil
 	}
 	if a.failure != nil && now.Sub(a.failureAt) < loginBackoff {
-		err := a.failure
+		tok, err := a.fallbackLocked(now, a.failure)
 		a.mu.Unlock()
-		return "", err
+		return tok, err
 	}
 	call := a.inflight
 	if call == nil {
@@ -230,9 +236,30 @@ func (a *IAMPassword) Token(ctx context.Context) (string, error) {
 
 	select {
 	case <-call.done:
-		return call.token, call.err
+		if call.err == nil {
+			return call.token, nil
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.fallbackLocked(a.now(), call.err)
 	case <-ctx.Done():
 		return "", fmt.Errorf("get IAM token: %w", ctx.Err())
+	}
+}
+
+// fallbackLocked answers a caller whose renewal failed with err: the cached
+// token while it has minTokenLife left, else err, saying why the cached one
+// was not used. a.mu is held.
+func (a *IAMPassword) fallbackLocked(now time.Time, err error) (string, error) {
+	if a.token == "" {
+		return "", err
+	}
+	if now.Before(a.expires.Add(-minTokenLife)) {
+		return a.token, nil
+	}
+	return "", &redactingError{
+		err:     fmt.Errorf("get IAM token: the cached token has less than %v left and renewing it failed: %w", minTokenLife, err),
+		secrets: []string{a.password, a.token, a.rejected},
 	}
 }
 
@@ -241,15 +268,23 @@ func (a *IAMPassword) login(call *tokenCall) {
 	defer cancel()
 	issued := a.now()
 	tok, expires, err := a.fetch(ctx)
+	now := a.now()
+	if err == nil && expires.Sub(now) < minTokenLife {
+		// Sending it could fail mid-flight; the clock or IAM is off.
+		err = fmt.Errorf("get IAM token: IAM issued a token with less than %v left (expires at %s, local time %s)",
+			minTokenLife, expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
 
 	a.mu.Lock()
 	if err == nil {
 		a.token = tok
 		a.renewAt = renewTime(issued, expires)
+		a.expires = expires
 		a.failure = nil
 	} else {
-		err = &redactingError{err: err, secrets: []string{a.password}}
-		a.failure, a.failureAt = err, a.now()
+		err = &redactingError{err: err, secrets: []string{a.password, tok}}
+		tok = ""
+		a.failure, a.failureAt = err, now
 	}
 	a.inflight = nil
 	a.mu.Unlock()
@@ -259,12 +294,17 @@ func (a *IAMPassword) login(call *tokenCall) {
 }
 
 // renewTime is when a token issued at issued and expiring at expires should
-// be replaced: refreshMargin early, or half-way through a shorter life.
+// be replaced: refreshMargin early, or half-way through a shorter life, and
+// never later than minTokenLife before it expires.
 func renewTime(issued, expires time.Time) time.Time {
+	at := issued.Add(expires.Sub(issued) / 2)
 	if expires.Sub(issued) > 2*refreshMargin {
-		return expires.Add(-refreshMargin)
+		at = expires.Add(-refreshMargin)
 	}
-	return issued.Add(expires.Sub(issued) / 2)
+	if last := expires.Add(-minTokenLife); at.After(last) {
+		return last
+	}
+	return at
 }
 
 func (a *IAMPassword) fetch(ctx context.Context) (string, time.Time, error) {
@@ -315,7 +355,7 @@ func (a *IAMPassword) fetch(ctx context.Context) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("%s: read response: %w", op, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := decodeError(resp.StatusCode, data)
+		e := statusError(resp.StatusCode, data)
 		e.Op = op
 		e.redact([]string{a.password})
 		return "", time.Time{}, e

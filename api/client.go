@@ -58,7 +58,8 @@ func WithRetries(n int, backoff, maxWait time.Duration) Option {
 // NewClient returns a client for endpoint (for example
 // https://servicestage.ap-southeast-1.myhuaweicloud.com) and projectID. It
 // sends nothing until a method is called. httpClient nil means
-// http.DefaultClient.
+// http.DefaultClient; the client uses a copy of it that never follows a
+// redirect, and leaves the caller's as it is.
 func NewClient(httpClient *http.Client, endpoint, projectID string, auth Authenticator, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(endpoint, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
@@ -70,11 +71,8 @@ func NewClient(httpClient *http.Client, endpoint, projectID string, auth Authent
 	if auth == nil {
 		return nil, fmt.Errorf("%w: no authenticator", ErrInvalidRequest)
 	}
-	if httpClient == nil {
-		httpClient = http.DefaultClient
-	}
 	c := &Client{
-		httpClient: httpClient,
+		httpClient: noRedirects(httpClient),
 		baseURL:    u,
 		projectID:  projectID,
 		auth:       auth,
@@ -89,6 +87,19 @@ func NewClient(httpClient *http.Client, endpoint, projectID string, auth Authent
 		o(c)
 	}
 	return c, nil
+}
+
+// noRedirects returns a shallow copy of hc (nil: http.DefaultClient) that
+// hands a 3xx back instead of following it. Followed, a redirect would carry
+// X-Auth-Token, the AK/SK signature or the IAM password to an address nobody
+// configured; the 3xx then becomes an *Error like any other non-2xx.
+func noRedirects(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
@@ -147,15 +158,18 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 	renewed := false
 	for attempt := 0; ; attempt++ {
 		res, err := c.attempt(ctx, cl)
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		if err == nil && res.status >= 200 && res.status <= 299 {
+			// An answer in hand is the outcome, even if the caller has
+			// just gone: reporting a carried-out action as failed would
+			// invite sending it again.
+			return res.body, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 			// The caller gave up: that, not transport noise, is the cause.
 			if res.mayHaveArrived && !cl.idempotent {
 				return nil, fmt.Errorf("%s: %w: %w", cl.op, ErrOutcomeUnknown, ctxErr)
 			}
 			return nil, fmt.Errorf("%s: %w", cl.op, ctxErr)
-		}
-		if err == nil && res.status >= 200 && res.status <= 299 {
-			return res.body, nil
 		}
 		if err == nil && res.status == http.StatusUnauthorized && !renewed {
 			// The gateway rejected the credential before ServiceStage saw
@@ -173,13 +187,16 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 		case err != nil:
 			failure = fmt.Errorf("%s: %w", cl.op, err)
 		default:
-			e := decodeError(res.status, res.body)
+			e := statusError(res.status, res.body)
 			e.Op = cl.op
 			if e.RequestID == "" {
 				e.RequestID = res.requestID
 			}
 			e.redact(c.auth.secrets())
 			failure = e
+			if !cl.idempotent && mayHaveActed(res.status) {
+				failure = &outcomeUnknownError{e}
+			}
 		}
 		retryable := (err != nil && !errors.Is(err, errAuthorize)) ||
 			res.status == http.StatusTooManyRequests || res.status >= 500
@@ -194,6 +211,18 @@ func (c *Client) send(ctx context.Context, cl call) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", cl.op, err)
 		}
 	}
+}
+
+// mayHaveActed reports whether an action answered with status may have been
+// carried out all the same: a gateway that timed out or failed may have
+// answered after ServiceStage acted, or instead of passing on its answer.
+func mayHaveActed(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 type result struct {

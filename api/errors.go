@@ -16,8 +16,10 @@ var ErrInvalidRequest = errors.New("invalid request")
 
 // ErrOutcomeUnknown is wrapped by an Operate error after which ServiceStage
 // may have carried out the action anyway: the connection broke or timed out
-// once the request was sent, or a 2xx answer could not be read. Such an
-// action must not be sent again blindly; check the release task's status.
+// once the request was sent, a 2xx answer could not be read, or the answer
+// was 408, 500, 502, 503 or 504 (that error is also an *Error, for errors.As).
+// Such an action must not be sent again blindly; check the release task's
+// status.
 var ErrOutcomeUnknown = errors.New("ServiceStage may have received the request")
 
 // Error is a non-2xx answer from ServiceStage or IAM. Callers inspect it with
@@ -48,6 +50,22 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// outcomeUnknownError is an answer to an action after which ServiceStage may
+// have carried it out all the same. errors.Is finds ErrOutcomeUnknown, and
+// errors.As the *Error with the status and the upstream's code and message.
+type outcomeUnknownError struct{ e *Error }
+
+func (u *outcomeUnknownError) Error() string {
+	bare := *u.e
+	bare.Op = ""
+	if u.e.Op == "" {
+		return ErrOutcomeUnknown.Error() + ": " + bare.Error()
+	}
+	return u.e.Op + ": " + ErrOutcomeUnknown.Error() + ": " + bare.Error()
+}
+
+func (u *outcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, u.e} }
+
 // redact hides secrets that a server echoed back into the error's fields.
 func (e *Error) redact(secrets []string) {
 	e.Code = redact(e.Code, secrets)
@@ -62,6 +80,15 @@ func (e *Error) Unauthorized() bool { return e.StatusCode == http.StatusUnauthor
 func (e *Error) NotFound() bool { return e.StatusCode == http.StatusNotFound }
 
 const maxErrorBody = 64 << 10
+
+// statusError turns a non-2xx answer into an *Error. A 3xx says only that
+// redirects are not followed: its body and Location are not ours to show.
+func statusError(status int, body []byte) *Error {
+	if status >= 300 && status <= 399 {
+		return &Error{StatusCode: status, Message: "redirect not followed: credentials go only to the configured endpoint"}
+	}
+	return decodeError(status, body)
+}
 
 // decodeError turns an error body into an *Error. It accepts the flat
 // {"error_code","error_msg"} shape and the nested {"error":{"code","message"}}

@@ -62,8 +62,9 @@ func (o *OperateOptions) validate(action release.Action) error {
 // a Release Task Based on the Release Task ID") and returns the execution it
 // started or acted on. opts may be nil. The request is never retried, except
 // once after a 401 with fresh credentials: a repeated start would start a
-// second release. Errors from the server are *Error; requests refused before
-// sending wrap ErrInvalidRequest.
+// second release. Errors from the server are *Error; after an answer of 408,
+// 500, 502, 503 or 504, or none, they also wrap ErrOutcomeUnknown. Requests
+// refused before sending wrap ErrInvalidRequest.
 func (c *Client) Operate(ctx context.Context, pipelineID string, action release.Action, opts *OperateOptions) (*Execution, error) {
 	op := "operate release task: " + string(action)
 	if !action.Valid() {

@@ -18,11 +18,11 @@ func TestOperateIsNeverRetried(t *testing.T) {
 	tests := []struct {
 		name        string
 		respond     func(w http.ResponseWriter)
-		wantUnknown bool // ServiceStage may have acted: the caller must not resend blindly
+		wantUnknown bool // ServiceStage may have acted (a gateway error or no answer): the caller must not resend blindly
 	}{
-		{"500", func(w http.ResponseWriter) { writeJSON(w, 500, `{"error_code":"E","error_msg":"x"}`) }, false},
-		{"502", func(w http.ResponseWriter) { writeJSON(w, 502, ``) }, false},
-		{"503 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 503, ``) }, false},
+		{"500", func(w http.ResponseWriter) { writeJSON(w, 500, `{"error_code":"E","error_msg":"x"}`) }, true},
+		{"502", func(w http.ResponseWriter) { writeJSON(w, 502, ``) }, true},
+		{"503 with Retry-After", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 503, ``) }, true},
 		{"429", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); writeJSON(w, 429, ``) }, false},
 		{"connection dropped", hangUp, true},
 		{"garbage 200", func(w http.ResponseWriter) { writeJSON(w, 200, `{"id":`) }, true},
