@@ -3,6 +3,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,22 +190,15 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("Slack rejected the app token")
 		return
+	case socketmode.EventTypeErrorBadMessage:
+		b.ackUnreadable(ctx, evt.Data)
+		return
 	}
 	if evt.Request == nil {
 		return
 	}
-	arrived := time.Now()
-	// Ack queues on slack-go's sender, which waits while it reconnects; the
-	// bound keeps the read loop from hanging on it.
-	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := b.socket.AckCtx(ackCtx, evt.Request.EnvelopeID, nil)
-	cancel()
-	if err != nil {
-		b.log.Warn().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("ack failed")
-	} else if b.cfg.OnAck != nil {
-		b.cfg.OnAck(time.Since(arrived))
-	}
 	id := evt.Request.EnvelopeID
+	b.ack(ctx, id)
 
 	switch data := evt.Data.(type) {
 	case slack.SlashCommand:
@@ -243,6 +237,41 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 			b.submit(ctx, pool, id, func(ctx context.Context) { h.HandleSubmission(ctx, s) })
 		}
 	}
+}
+
+// ack acknowledges the envelope id.
+func (b *Bot) ack(ctx context.Context, id string) {
+	arrived := time.Now()
+	// Ack queues on slack-go's sender, which waits while it reconnects; the
+	// bound keeps the read loop from hanging on it.
+	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := b.socket.AckCtx(ackCtx, id, nil)
+	cancel()
+	if err != nil {
+		b.log.Warn().Err(err).Str("envelope_id", id).Msg("ack failed")
+	} else if b.cfg.OnAck != nil {
+		b.cfg.OnAck(time.Since(arrived))
+	}
+}
+
+// ackUnreadable acknowledges an envelope slack-go could not read (a type it
+// does not know, a payload of the wrong shape): no handler can use it, and
+// unacknowledged, Slack would send it again and show the user an error.
+func (b *Bot) ackUnreadable(ctx context.Context, data any) {
+	bad, ok := data.(*socketmode.ErrorBadMessage)
+	if !ok {
+		return
+	}
+	var head struct {
+		EnvelopeID string `json:"envelope_id"`
+		Type       string `json:"type"`
+	}
+	if json.Unmarshal(bad.Message, &head) != nil || head.EnvelopeID == "" {
+		return
+	}
+	// The payload is not logged: it may hold what a user typed.
+	b.log.Warn().Str("envelope_id", head.EnvelopeID).Str("type", head.Type).Msg("unreadable envelope acknowledged and dropped")
+	b.ack(ctx, head.EnvelopeID)
 }
 
 // pool runs each submitted job on a goroutine of its own, at most limit at
