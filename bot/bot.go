@@ -66,8 +66,12 @@ type Config struct {
 	AppToken   string
 	APIURL     string // must end with "/"
 	HTTPClient *http.Client
-	Workers    int           // most handler calls at once (default 1024)
-	Queue      int           // acknowledged envelopes waiting for a free slot (default 1024)
+	Workers    int // most handler calls at once (default 1024)
+	// Queue is how many acknowledged envelopes may wait for a free slot
+	// (default 1024). When it is full, the read loop waits with the envelope
+	// it has just acknowledged: later ones are neither read nor acknowledged
+	// until a slot frees.
+	Queue      int
 	DrainLimit time.Duration // how long Run waits for in-flight work at shutdown (default 10 s)
 	// PingInterval is how long the socket may go without a ping from Slack
 	// before it is considered dead (default slack-go's 30 s).
@@ -289,8 +293,14 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 		defer close(p.done)
 		var running sync.WaitGroup
 		slots := make(chan struct{}, limit)
-		for job := range p.jobs {
+		for {
+			// A slot first, then a job: a job taken before its slot would
+			// wait outside the queue, one more than Queue allows.
 			slots <- struct{}{}
+			job, ok := <-p.jobs
+			if !ok {
+				break
+			}
 			running.Go(func() {
 				defer func() { <-slots }()
 				run(ctx, log, job)

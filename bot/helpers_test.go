@@ -188,7 +188,13 @@ type harness struct {
 // until stop is called or the test ends; cleanup waits for Run to return.
 func start(t *testing.T, cfg bot.Config, h bot.Handler) *harness {
 	t.Helper()
-	hs := &harness{slack: fakeslack.MustStart(t, fakeslack.Options{}), log: newLogBuffer(), ctx: testContext(t)}
+	return startWith(t, fakeslack.Options{}, cfg, h)
+}
+
+// startWith is start with a fake Slack configured by opts.
+func startWith(t *testing.T, opts fakeslack.Options, cfg bot.Config, h bot.Handler) *harness {
+	t.Helper()
+	hs := &harness{slack: fakeslack.MustStart(t, opts), log: newLogBuffer(), ctx: testContext(t)}
 	if cfg.BotToken == "" {
 		cfg.BotToken = fakeslack.DefaultBotToken
 	}
