@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,7 +316,9 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error().Interface("panic", r).Msg("handler panicked")
+			// As text: most panic values are errors (runtime ones included),
+			// which JSON renders as {}.
+			log.Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("handler panicked")
 		}
 	}()
 	job(ctx)

@@ -177,3 +177,36 @@ func TestDrainLimit(t *testing.T) {
 	assert.Equal(t, ended{"queued", context.Canceled}, hs.ended(t, ends))
 	hs.log.line(t, hs.ctx, "in-flight work did not finish in time", `"limit":50`)
 }
+
+// TestPanicRecovered: a handler's panic is logged with its value, whatever
+// its type, and the worker it ran on serves the next envelope.
+func TestPanicRecovered(t *testing.T) {
+	h := newHandler(func(_ context.Context, in any) {
+		switch v := in.(type) {
+		case bot.Command:
+			if v.Text == "boom" {
+				_ = []string{}[len(v.Text)] // a runtime error, as real bugs panic
+			}
+		case bot.Action:
+			panic(fmt.Errorf("action %s", v.ActionID))
+		}
+	})
+	hs := start(t, bot.Config{Workers: 1, Queue: 1}, h)
+
+	hs.ack(t, hs.command(t, "boom"))
+	click, err := hs.slack.SendClick(hs.ctx, fakeslack.Click{ActionID: "approve", BlockID: "b", Value: "v", MessageTS: "1.2"})
+	require.NoError(t, err)
+	hs.ack(t, click)
+	after := hs.command(t, "after")
+	hs.ack(t, after)
+
+	assert.Equal(t, "boom", h.nextCommand(t, hs.ctx).Text)
+	assert.Equal(t, click.ID, envelopeID(h.next(t, hs.ctx)))
+	assert.Equal(t, after.ID, h.nextCommand(t, hs.ctx).EnvelopeID, "the bot serves on after panics")
+
+	line := hs.log.line(t, hs.ctx, "handler panicked", "index out of range [4] with length 0")
+	assert.Contains(t, line, `"level":"error"`)
+	assert.Contains(t, line, "bot_test.TestPanicRecovered", "the stack shows where")
+	hs.log.line(t, hs.ctx, "handler panicked", `"panic":"action approve"`)
+	require.NoError(t, hs.shutdown(t))
+}
