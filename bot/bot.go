@@ -202,10 +202,14 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	if evt.Request == nil {
 		return
 	}
-	id := evt.Request.EnvelopeID
-	b.ack(ctx, id)
+	b.ack(ctx, evt.Request.EnvelopeID)
+	b.dispatch(ctx, pool, h, evt.Request.EnvelopeID, evt.Data)
+}
 
-	switch data := evt.Data.(type) {
+// dispatch turns the payload of the acknowledged envelope id into plain
+// structs and queues the handler calls for them.
+func (b *Bot) dispatch(ctx context.Context, pool *pool, h Handler, id string, data any) {
+	switch data := data.(type) {
 	case slack.SlashCommand:
 		c := Command{
 			EnvelopeID: id, Command: data.Command, Text: data.Text, UserID: data.UserID, ChannelID: data.ChannelID,
