@@ -3,9 +3,11 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +67,12 @@ type Config struct {
 	AppToken   string
 	APIURL     string // must end with "/"
 	HTTPClient *http.Client
-	Workers    int           // most handler calls at once (default 1024)
-	Queue      int           // acknowledged envelopes waiting for a free slot (default 1024)
+	Workers    int // most handler calls at once (default 1024)
+	// Queue is how many acknowledged envelopes may wait for a free slot
+	// (default 1024). When it is full, the read loop waits with the envelope
+	// it has just acknowledged: later ones are neither read nor acknowledged
+	// until a slot frees.
+	Queue      int
 	DrainLimit time.Duration // how long Run waits for in-flight work at shutdown (default 10 s)
 	// PingInterval is how long the socket may go without a ping from Slack
 	// before it is considered dead (default slack-go's 30 s).
@@ -189,24 +195,21 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("Slack rejected the app token")
 		return
+	case socketmode.EventTypeErrorBadMessage:
+		b.ackUnreadable(ctx, evt.Data)
+		return
 	}
 	if evt.Request == nil {
 		return
 	}
-	arrived := time.Now()
-	// Ack queues on slack-go's sender, which waits while it reconnects; the
-	// bound keeps the read loop from hanging on it.
-	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := b.socket.AckCtx(ackCtx, evt.Request.EnvelopeID, nil)
-	cancel()
-	if err != nil {
-		b.log.Warn().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("ack failed")
-	} else if b.cfg.OnAck != nil {
-		b.cfg.OnAck(time.Since(arrived))
-	}
-	id := evt.Request.EnvelopeID
+	b.ack(ctx, evt.Request.EnvelopeID)
+	b.dispatch(ctx, pool, h, evt.Request.EnvelopeID, evt.Data)
+}
 
-	switch data := evt.Data.(type) {
+// dispatch turns the payload of the acknowledged envelope id into plain
+// structs and queues the handler calls for them.
+func (b *Bot) dispatch(ctx context.Context, pool *pool, h Handler, id string, data any) {
+	switch data := data.(type) {
 	case slack.SlashCommand:
 		c := Command{
 			EnvelopeID: id, Command: data.Command, Text: data.Text, UserID: data.UserID, ChannelID: data.ChannelID,
@@ -245,6 +248,41 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event, h Handler, pool 
 	}
 }
 
+// ack acknowledges the envelope id.
+func (b *Bot) ack(ctx context.Context, id string) {
+	arrived := time.Now()
+	// Ack queues on slack-go's sender, which waits while it reconnects; the
+	// bound keeps the read loop from hanging on it.
+	ackCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := b.socket.AckCtx(ackCtx, id, nil)
+	cancel()
+	if err != nil {
+		b.log.Warn().Err(err).Str("envelope_id", id).Msg("ack failed")
+	} else if b.cfg.OnAck != nil {
+		b.cfg.OnAck(time.Since(arrived))
+	}
+}
+
+// ackUnreadable acknowledges an envelope slack-go could not read (a type it
+// does not know, a payload of the wrong shape): no handler can use it, and
+// unacknowledged, Slack would send it again and show the user an error.
+func (b *Bot) ackUnreadable(ctx context.Context, data any) {
+	bad, ok := data.(*socketmode.ErrorBadMessage)
+	if !ok {
+		return
+	}
+	var head struct {
+		EnvelopeID string `json:"envelope_id"`
+		Type       string `json:"type"`
+	}
+	if json.Unmarshal(bad.Message, &head) != nil || head.EnvelopeID == "" {
+		return
+	}
+	// The payload is not logged: it may hold what a user typed.
+	b.log.Warn().Str("envelope_id", head.EnvelopeID).Str("type", head.Type).Msg("unreadable envelope acknowledged and dropped")
+	b.ack(ctx, head.EnvelopeID)
+}
+
 // pool runs each submitted job on a goroutine of its own, at most limit at
 // once; jobs beyond that wait in a bounded queue, and submit blocks while the
 // queue is full: back-pressure instead of unbounded goroutines. Idle, it
@@ -260,8 +298,14 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 		defer close(p.done)
 		var running sync.WaitGroup
 		slots := make(chan struct{}, limit)
-		for job := range p.jobs {
+		for {
+			// A slot first, then a job: a job taken before its slot would
+			// wait outside the queue, one more than Queue allows.
 			slots <- struct{}{}
+			job, ok := <-p.jobs
+			if !ok {
+				break
+			}
 			running.Go(func() {
 				defer func() { <-slots }()
 				run(ctx, log, job)
@@ -276,7 +320,9 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 func run(ctx context.Context, log zerolog.Logger, job func(context.Context)) {
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error().Interface("panic", r).Msg("handler panicked")
+			// As text: most panic values are errors (runtime ones included),
+			// which JSON renders as {}.
+			log.Error().Str("panic", fmt.Sprint(r)).Str("stack", string(debug.Stack())).Msg("handler panicked")
 		}
 	}()
 	job(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -74,9 +76,19 @@ func (b *Bot) Respond(ctx context.Context, responseURL string, m Message) error 
 	}
 	opts := append(m.options(), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))
 	if _, _, err := b.api.PostMessageContext(ctx, "", opts...); err != nil {
-		return fmt.Errorf("response_url: %w", err)
+		return fmt.Errorf("response_url: %w", withoutURL(err))
 	}
 	return nil
+}
+
+// withoutURL drops the URL net/http quotes in its errors: a response_url
+// lets anyone post to the user for 30 minutes, so it is a secret.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return err
 }
 
 // OpenModal opens v for the user whose click gave triggerID.
