@@ -30,7 +30,7 @@ func testE2EApproveAndRefuseCommands(t *testing.T, driver string) {
 	assert.Len(t, h.up.actions(), 1)
 
 	h.command(t, bob, "approve payments-api approve-prod "+hostile)
-	c := h.updated(t, "Approved")
+	c := h.updated(t, "approved by")
 	assert.Contains(t, content(c), "&lt;!channel&gt; @here &lt;https://x.example|y&gt;")
 	assert.Contains(t, content(c), "Releasing (4)")
 	require.Len(t, h.up.actions(), 2)
@@ -51,7 +51,7 @@ func testE2EApproveAndRefuseCommands(t *testing.T, driver string) {
 	h.posted(t, "`286542`")
 	h.clock.Advance(time.Minute)
 	h.command(t, carol, "refuse payments-api approve-prod smoke tests fail")
-	c = h.updated(t, "Refused")
+	c = h.updated(t, "refused by")
 	assert.Contains(t, content(c), "smoke tests fail")
 	assert.Contains(t, content(c), "<@"+carol+">")
 	view, _ = h.up.sb.LatestExecution(sandbox.DemoPaymentsAPIID)
@@ -67,7 +67,7 @@ func testE2EAskApproveRefuseButtons(t *testing.T, driver string) {
 	h.clock.Advance(time.Minute)
 
 	h.command(t, alice, "ask payments-api approve-prod please check the canary")
-	prompt := h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	prompt := h.tsOf(t, h.posted(t, "Approval needed: *payments-api*"))
 	assert.Contains(t, content(prompt), "please check the canary")
 
 	h.click(t, alice, prompt, "approve")
@@ -90,7 +90,7 @@ func testE2EAskApproveRefuseButtons(t *testing.T, driver string) {
 	require.NoError(t, err)
 	_, err = sub.Ack(waitCtx(t))
 	require.NoError(t, err)
-	c := h.updated(t, "Refused")
+	c := h.updated(t, "refused by")
 	assert.Contains(t, content(c), "canary errors")
 	require.Len(t, h.up.actions(), 2)
 
@@ -135,9 +135,9 @@ func testE2EQuorumAndBurst(t *testing.T, driver string) {
 	prompt := h.paymentsAwaitingApproval(t)
 
 	h.click(t, alice, prompt, "approve")
-	h.reply(t, alice, "You started this release, so someone else must approve it")
+	h.reply(t, alice, "started, retried or continued this execution, so someone else must approve it")
 	h.click(t, bob, prompt, "approve")
-	h.updated(t, "Approvals: 1 of 2 (<@"+bob+">)")
+	h.updated(t, "approvals 1 of 2 (<@"+bob+">)")
 	h.click(t, bob, prompt, "approve")
 	assert.Len(t, h.up.actions(), 1, "one approver, counted once, is not a quorum")
 
@@ -157,7 +157,7 @@ func testE2EQuorumAndBurst(t *testing.T, driver string) {
 		_, err := env.Ack(waitCtx(t))
 		require.NoError(t, err)
 	}
-	h.updated(t, "*Approved*")
+	h.updated(t, "approved by")
 	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"kind":"click"`) >= 53 }, 10*time.Second, time.Millisecond)
 	approvals := h.up.approvalsSent()
 	assert.Equal(t, 1, approvals)
@@ -175,12 +175,12 @@ func testE2EUnknownOutcomeIsNotResent(t *testing.T, driver string) {
 	h.up.failNext = garbageOK
 	h.up.mu.Unlock()
 	h.click(t, bob, prompt, "approve")
-	h.reply(t, bob, "ServiceStage may have received this request")
-	h.updated(t, "may have reached ServiceStage")
+	h.reply(t, bob, "ServiceStage may have carried this out")
+	h.updated(t, "Checking with ServiceStage")
 	require.Len(t, h.up.actions(), 2)
 
 	h.click(t, carol, prompt, "approve")
-	h.reply(t, carol, "may have reached ServiceStage; nothing more was sent")
+	h.reply(t, carol, "releasebot is checking with ServiceStage")
 	assert.Len(t, h.up.actions(), 2, "an approval that may have landed is not sent again")
 }
 
@@ -197,7 +197,7 @@ func testE2EPromptSurvivesRestart(t *testing.T, driver string) {
 
 	h.start(t, nil)
 	h.click(t, bob, prompt, "approve")
-	h.updated(t, "*Approved* by <@"+bob+">")
+	h.updated(t, "approved by <@"+bob+">")
 	h.click(t, alice, conf, "cancel")
 	h.updated(t, "cancelled by <@"+alice+">")
 	approvals := h.up.approvalsSent()
@@ -235,7 +235,7 @@ func TestE2ETwoInstancesDecideOnce(t *testing.T) {
 		conns[env.Conn] = true
 	}
 	assert.Len(t, conns, 2, "clicks reached both instances")
-	h.updated(t, "*Approved*")
+	h.updated(t, "approved by")
 	// Every click is answered: one decided, the others were told who did.
 	require.Eventually(t, func() bool {
 		n := 0
@@ -259,13 +259,13 @@ func testE2EFailedDecisionCanBeRetried(t *testing.T, driver string) {
 	prompt := h.paymentsAwaitingApproval(t)
 
 	h.up.mu.Lock()
-	h.up.failNext = http.StatusInternalServerError
+	h.up.failNext = http.StatusConflict // a sure failure: ServiceStage refused it
 	h.up.mu.Unlock()
 	h.click(t, bob, prompt, "approve")
-	h.reply(t, bob, "ServiceStage answered HTTP 500")
-	h.updated(t, "The last attempt failed")
+	h.reply(t, bob, "ServiceStage answered HTTP 409")
+	h.updated(t, "You can decide again")
 	h.click(t, carol, prompt, "approve")
-	h.updated(t, "*Approved* by <@"+carol+">")
+	h.updated(t, "approved by <@"+carol+">")
 	approvals := h.up.approvalsSent()
 	assert.Equal(t, 2, approvals, "the failed approval and the one that worked")
 }
@@ -292,7 +292,7 @@ func testE2EPromptClosedWhenDecidedElsewhere(t *testing.T, driver string) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	http.DefaultClient.CloseIdleConnections()
 
-	h.updated(t, "*Closed* at")
+	h.updated(t, "closed without a decision from Slack")
 	before := len(h.up.actions())
 	h.click(t, bob, prompt, "approve")
 	h.reply(t, bob, "This approval is closed")

@@ -48,7 +48,7 @@ func testE2EFollowApprovalWaitAndPause(t *testing.T, driver string) {
 	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
 	h.clock.Advance(time.Minute)
 	h.editOf(t, ts, "Awaiting approval (5)")
-	prompt := h.threadReply(t, ts, "Approval needed for *payments-api*")
+	prompt := h.threadReply(t, ts, "Approval needed: *payments-api*")
 	h.polls(t, 3)
 	prompts := 0
 	for _, c := range h.slack.Calls("chat.postMessage") {
@@ -60,7 +60,7 @@ func testE2EFollowApprovalWaitAndPause(t *testing.T, driver string) {
 
 	prompt = h.tsOf(t, prompt)
 	h.click(t, bob, prompt, "approve")
-	h.updated(t, "*Approved* by <@"+bob+">")
+	h.updated(t, "approved by <@"+bob+">")
 	h.clock.Advance(time.Minute)
 	h.threadReply(t, ts, "finished: Released (2)")
 

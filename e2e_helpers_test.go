@@ -32,6 +32,10 @@ const (
 	mallory    = "U0MALLORY"
 )
 
+// callTimeoutKey in a test's environment shortens the bound of upstream
+// actions (no variable sets it in production).
+const callTimeoutKey = "test:call-timeout"
+
 // garbageOK as upstream.failNext answers 200 with a body cut short: the
 // action happened, but its answer is unreadable.
 const garbageOK = -1
@@ -44,6 +48,9 @@ type upstream struct {
 	mu       sync.Mutex
 	requests []string // "METHOD path?query"
 	failNext int
+	// failAfterNext passes the next action to ServiceStage, then answers
+	// with this status instead: a gateway error after the request left.
+	failAfterNext int
 	hold     chan struct{}
 	held     chan struct{}
 }
@@ -51,14 +58,19 @@ type upstream struct {
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.requests = append(u.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-	fail, hold, held := 0, u.hold, u.held
+	fail, after, hold, held := 0, 0, u.hold, u.held
 	if r.Method == http.MethodPost {
 		fail, u.failNext = u.failNext, 0
+		after, u.failAfterNext = u.failAfterNext, 0
 	}
 	u.mu.Unlock()
 	if r.Method == http.MethodPost && hold != nil {
 		held <- struct{}{}
 		<-hold
+	}
+	if after != 0 {
+		u.sb.ServeHTTP(httptest.NewRecorder(), r)
+		fail = after
 	}
 	if fail == garbageOK {
 		w.Header().Set("Content-Type", "application/json")
@@ -154,8 +166,14 @@ func (h *harness) start(t *testing.T, env map[string]string) (*logLines, func())
 			vars[k] = v
 		}
 	}
+	callTimeout := vars[callTimeoutKey]
+	delete(vars, callTimeoutKey)
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	require.NoError(t, err)
+	if callTimeout != "" {
+		cfg.CallTimeout, err = time.ParseDuration(callTimeout)
+		require.NoError(t, err)
+	}
 
 	logs := newLogLines()
 	before := h.slack.Connections()
@@ -421,7 +439,7 @@ func (h *harness) paymentsAwaitingApproval(t *testing.T) fakeslack.Call {
 	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), `"verb":"start"`) > starts }, 10*time.Second, time.Millisecond)
 	h.clock.Advance(time.Minute)
 	h.command(t, alice, "ask payments-api approve-prod")
-	return h.tsOf(t, h.posted(t, "Approval needed for *payments-api*"))
+	return h.tsOf(t, h.posted(t, "Approval needed: *payments-api*"))
 }
 
 // approvalsSent counts the approval actions that reached the upstream.

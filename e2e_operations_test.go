@@ -90,10 +90,10 @@ func testE2EStopAndRollbackNeedConfirmation(t *testing.T, driver string) {
 func TestE2EUpstreamErrorIsPrivate(t *testing.T) {
 	h := startBot(t, nil)
 	h.up.mu.Lock()
-	h.up.failNext = http.StatusInternalServerError
+	h.up.failNext = http.StatusBadRequest
 	h.up.mu.Unlock()
 	h.command(t, alice, "start web-frontend")
-	c := h.reply(t, alice, "ServiceStage answered HTTP 500 `SVCSTG.00100500`")
+	c := h.reply(t, alice, "ServiceStage answered HTTP 400 `SVCSTG.00100500`")
 	assert.Contains(t, content(c), "&lt;!here&gt;", "upstream text is escaped")
 	assert.Len(t, h.up.actions(), 1, "the failed start is not retried")
 	assert.Empty(t, h.slack.Calls("chat.postMessage"))

@@ -26,7 +26,7 @@ func TestE2EHealthReadinessMetrics(t *testing.T) {
 	h.clock.Advance(time.Minute)
 	prompt := h.tsOf(t, h.threadReply(t, ts, "Approval needed"))
 	h.click(t, bob, prompt, "approve")
-	h.updated(t, "*Approved*")
+	h.updated(t, "approved by")
 	h.logged(t, `"verb":"click:approve"`)
 
 	m := h.metricsText(t)

@@ -66,13 +66,9 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		CallTimeout:       cfg.CallTimeout,
 		Metrics:           m,
 	})
-	callTimeout := cfg.CallTimeout
-	if callTimeout <= 0 {
-		callTimeout = handlers.DefaultCallTimeout
-	}
 	poll := poller.New(poller.Config{
 		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Metrics: m,
-		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: callTimeout + handlers.ClaimMargin,
+		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: handlers.ClaimHold(cfg.CallTimeout),
 	})
 
 	stopHTTP, err := serveHTTP(ctx, cfg.HTTPAddr, m, func(ctx context.Context) error {

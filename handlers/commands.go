@@ -61,9 +61,14 @@ type Deps struct {
 // DefaultCallTimeout bounds an upstream action when Deps.CallTimeout is 0.
 const DefaultCallTimeout = 30 * time.Second
 
-// ClaimMargin is added to the call timeout to tell how long a claimed
-// decision may still be running upstream.
-const ClaimMargin = 10 * time.Second
+// ClaimHold is how long a claimed decision may still be running upstream:
+// its call's timeout plus a margin (a third of it, at least a second).
+func ClaimHold(callTimeout time.Duration) time.Duration {
+	if callTimeout <= 0 {
+		callTimeout = DefaultCallTimeout
+	}
+	return callTimeout + max(callTimeout/3, time.Second)
+}
 
 // Metrics counts what the handlers do.
 type Metrics interface {

@@ -39,7 +39,7 @@ func renderPrompt(p *release.Prompt) bot.Message {
 		blocks = append(blocks, section(clipSafe(":hourglass: Checking with ServiceStage: the decision "+string(mention(p.Deciding))+
 			" sent may have been carried out ("+p.LastError+"). Do not decide again, here or in the console; this prompt will say what happened.", 2900)))
 	case release.StateClosed, release.StateSuperseded, release.StateExpired:
-		blocks = append(blocks, contextLine(clipSafe(p.LastError, 2900)))
+		blocks = append(blocks, contextLine(clipSafe(capitalize(p.LastError)+". Nothing was sent from Slack.", 2900)))
 	}
 	return bot.Message{Text: text, Blocks: blocks}
 }
@@ -133,4 +133,11 @@ func clipSafe(s string, n int) safe {
 		cut = cut[:i]
 	}
 	return safe(cut + "…")
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

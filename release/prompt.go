@@ -230,9 +230,10 @@ func (p *Prompt) CastVote(user string, vote Decision, comment string, at time.Ti
 		if comment == "" {
 			b.Comment = p.Votes[i].Comment
 		}
-		p.Votes = slices.Delete(p.Votes, i, i+1)
+		// A new slice: callers keep the prompt as it was to compare with.
+		p.Votes = slices.Delete(slices.Clone(p.Votes), i, i+1)
 	}
-	p.Votes = append(p.Votes, b)
+	p.Votes = append(slices.Clip(p.Votes), b)
 	return vote == Refuse || len(p.Approvals()) >= max(p.Required, 1)
 }
 
@@ -273,7 +274,7 @@ func (p *Prompt) Close(d Decision, why string, at time.Time, status Status) {
 }
 
 func (p *Prompt) withdraw(user string) {
-	p.Votes = slices.DeleteFunc(p.Votes, func(b Ballot) bool { return b.User == user })
+	p.Votes = slices.DeleteFunc(slices.Clone(p.Votes), func(b Ballot) bool { return b.User == user })
 }
 
 // Seen is what ServiceStage shows of a prompt's execution.
@@ -339,6 +340,6 @@ func (p *Prompt) Supersede(newer string, at time.Time) bool {
 	if p.State() != StateOpen {
 		return false
 	}
-	p.Close(Superseded, "superseded by execution "+newer+"; nothing was sent", at, 0)
+	p.Close(Superseded, "superseded by execution "+newer, at, 0)
 	return true
 }
