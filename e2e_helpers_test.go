@@ -51,8 +51,8 @@ type upstream struct {
 	// failAfterNext passes the next action to ServiceStage, then answers
 	// with this status instead: a gateway error after the request left.
 	failAfterNext int
-	hold     chan struct{}
-	held     chan struct{}
+	hold          chan struct{}
+	held          chan struct{}
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
