@@ -45,6 +45,11 @@ func baseConfig() Config {
 		HTTPAddr:          ":8080",
 		LogLevel:          zerolog.InfoLevel,
 		LogFormat:         "json",
+
+		ApprovalRemind:        30 * time.Minute,
+		ApprovalReminders:     3,
+		ApprovalTimeout:       24 * time.Hour,
+		ApprovalTimeoutAction: "expire",
 	}
 }
 
@@ -283,6 +288,9 @@ func TestVarNames(t *testing.T) {
 		"RELEASEBOT_ALIASES", "RELEASEBOT_APPROVAL_TASKS", "RELEASEBOT_REQUIRED_APPROVALS",
 		"RELEASEBOT_ALLOW_SELF_APPROVAL", "RELEASEBOT_POLL_INTERVAL", "RELEASEBOT_DATABASE_URL",
 		"RELEASEBOT_HTTP_ADDR", "LOG_LEVEL", "LOG_FORMAT",
+		"RELEASEBOT_APPROVAL_REMIND", "RELEASEBOT_APPROVAL_REMINDERS", "RELEASEBOT_APPROVAL_ESCALATE_TO",
+		"RELEASEBOT_APPROVAL_TIMEOUT", "RELEASEBOT_APPROVAL_TIMEOUT_ACTION", "RELEASEBOT_APPROVAL_DM",
+		"RELEASEBOT_FREEZE_OVERRIDERS", "RELEASEBOT_POLICY", "RELEASEBOT_CONSOLE_URL",
 	}, varNames())
 }
 
@@ -309,6 +317,7 @@ func TestLoad(t *testing.T) {
 	})
 	t.Run("every variable set", func(t *testing.T) {
 		unsetAll(t)
+		policyFile, wantPolicy := writePolicy(t, "release_tasks:\n  web: {required_approvals: 2}\n")
 		env := map[string]string{
 			"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": "http://127.0.0.1:1/api",
 			"RELEASEBOT_SANDBOX": "true", "SERVICESTAGE_ENDPOINT": endpoint,
@@ -317,6 +326,11 @@ func TestLoad(t *testing.T) {
 			"RELEASEBOT_REQUIRED_APPROVALS": "2", "RELEASEBOT_ALLOW_SELF_APPROVAL": "true",
 			"RELEASEBOT_POLL_INTERVAL": "2s", "RELEASEBOT_DATABASE_URL": "sqlite::memory:",
 			"RELEASEBOT_HTTP_ADDR": ":0", "LOG_LEVEL": "warn", "LOG_FORMAT": "console",
+			"RELEASEBOT_APPROVAL_REMIND": "5m", "RELEASEBOT_APPROVAL_REMINDERS": "2",
+			"RELEASEBOT_APPROVAL_ESCALATE_TO": "S0SRE", "RELEASEBOT_APPROVAL_TIMEOUT": "0",
+			"RELEASEBOT_APPROVAL_TIMEOUT_ACTION": "refuse", "RELEASEBOT_APPROVAL_DM": "true",
+			"RELEASEBOT_FREEZE_OVERRIDERS": "U0CTO", "RELEASEBOT_POLICY": policyFile,
+			"RELEASEBOT_CONSOLE_URL": "https://console.example.com/{project_id}#/p/{pipeline_id}/e/{execution_id}",
 		}
 		for k, v := range env {
 			t.Setenv(k, v)
@@ -333,6 +347,10 @@ func TestLoad(t *testing.T) {
 			RequiredApprovals: 2, AllowSelfApproval: true, PollInterval: 2 * time.Second,
 			DatabaseDriver: "sqlite", DatabaseDSN: ":memory:",
 			HTTPAddr: ":0", LogLevel: zerolog.WarnLevel, LogFormat: "console",
+			ApprovalRemind: 5 * time.Minute, ApprovalReminders: 2, ApprovalEscalateTo: Principals{Groups: []string{"S0SRE"}},
+			ApprovalTimeout: 0, ApprovalTimeoutAction: "refuse", ApprovalDM: true,
+			FreezeOverriders: Principals{Users: []string{"U0CTO"}}, PolicyFile: policyFile, Policy: wantPolicy,
+			ConsoleURL: "https://console.example.com/{project_id}#/p/{pipeline_id}/e/{execution_id}",
 		}, got)
 	})
 	t.Run("invalid", func(t *testing.T) {

@@ -43,6 +43,8 @@ func TestErrorNamesNoSecret(t *testing.T) {
 		{"postgres misspelt", map[string]string{"RELEASEBOT_DATABASE_URL": "postgress://bot:DBPASS-789@db/releasebot"}},
 		{"Slack API URL with credentials", map[string]string{"SLACK_API_URL": "ftp://bot:DBPASS-789@slack.com/api"}},
 		{"endpoint with credentials", map[string]string{"SERVICESTAGE_ENDPOINT": "https://bot:DBPASS-789@host/?q=1"}},
+		{"console URL with credentials", map[string]string{"RELEASEBOT_CONSOLE_URL": "https://bot:DBPASS-789@console/{execution_id}"}},
+		{"console URL with credentials and a bad scheme", map[string]string{"RELEASEBOT_CONSOLE_URL": "ftp://bot:DBPASS-789@console/{bad}"}},
 	}
 	for _, tt := range failing {
 		t.Run(tt.name, func(t *testing.T) {
