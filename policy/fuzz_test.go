@@ -1,10 +1,10 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzParse feeds arbitrary files to Parse (seed corpus in
@@ -47,7 +47,13 @@ func checkRejected(t *testing.T, data []byte, p *Policy, err error) {
 	if !errors.As(err, &perr) || len(perr.Problems) == 0 {
 		t.Fatalf("error %v is not an *Error with problems", err)
 	}
-	lines := bytes.Count(data, []byte("\n")) + 1
+	lines := 1
+	for rest := data; len(rest) > 0; {
+		r, size := utf8.DecodeRune(rest)
+		if rest = rest[size:]; isBreak(r, rest) {
+			lines++
+		}
+	}
 	for _, pr := range perr.Problems {
 		if pr.Msg == "" || pr.Line < 0 || pr.Line > lines+1 {
 			t.Fatalf("problem %+v in a file of %d lines", pr, lines)

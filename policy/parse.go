@@ -120,14 +120,27 @@ func (p *parser) text(data []byte) {
 		case r == utf8.RuneError && size <= 1:
 			p.add(line, "the file is not UTF-8 text")
 			return
-		case r == '\n':
+		case isBreak(r, data[size:]):
 			line++
-		case r < 0x20 && r != '\t' && r != '\r', r == 0x7f, r >= 0x80 && r <= 0x9f && r != 0x85, r == 0xfffe, r == 0xffff:
+		case r < 0x20 && r != '\t' && r != '\r' && r != '\n', r == 0x7f, r >= 0x80 && r <= 0x9f && r != 0x85, r == 0xfffe, r == 0xffff:
 			p.addf(line, "control character %U is not allowed", r)
 			return
 		}
 		data = data[size:]
 	}
+}
+
+// isBreak reports whether r, followed by rest, ends a line as YAML counts
+// lines: LF, CR not followed by LF, NEL, and the Unicode line and paragraph
+// separators.
+func isBreak(r rune, rest []byte) bool {
+	switch r {
+	case '\n', 0x85, 0x2028, 0x2029:
+		return true
+	case '\r':
+		return len(rest) == 0 || rest[0] != '\n'
+	}
+	return false
 }
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

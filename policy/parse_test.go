@@ -143,6 +143,7 @@ func TestParseInvalid(t *testing.T) {
 		{"YAML syntax", "release_tasks: [web\n", []Problem{{1, `did not find expected ',' or ']'`}}},
 		{"not UTF-8", "release_tasks:\n  web: \xff\n", []Problem{{2, "the file is not UTF-8 text"}}},
 		{"control character", "# ok\n\x01", []Problem{{2, "control character U+0001 is not allowed"}}},
+		{"lines end with CR, CRLF or LF, as in YAML", "# a\r# b\r\n# c\n\x7f", []Problem{{4, "control character U+007F is not allowed"}}},
 		{"two documents", "freezes:\n---\nfreezes:\n", []Problem{{2, "the file holds more than one YAML document"}}},
 		{"unknown anchor", "release_tasks: *nope\n", []Problem{{0, "unknown anchor 'nope' referenced"}}},
 		{"root is a list", "- web\n", []Problem{{1, "the policy file must be a mapping of keys to values"}}},
