@@ -14,6 +14,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
+
+	"github.com/releasebot/releasebot/policy"
 )
 
 // Config is releasebot's validated configuration (SPEC §5).
@@ -52,7 +54,31 @@ type Config struct {
 	HTTPAddr  string
 	LogLevel  zerolog.Level
 	LogFormat string // "json" or "console"
+
+	// Reminders, escalation and deadlines of open prompts (SPEC §8).
+	ApprovalRemind        time.Duration // how often to remind; 0 means never
+	ApprovalReminders     int           // reminders before escalating
+	ApprovalEscalateTo    Principals    // told after the last reminder; may then decide
+	ApprovalTimeout       time.Duration // an open prompt's deadline; 0 means none
+	ApprovalTimeoutAction string        // TimeoutExpire or TimeoutRefuse
+	ApprovalDM            bool          // remind by direct message too
+
+	FreezeOverriders Principals // may act during a freeze with --override (SPEC §9)
+
+	// PolicyFile is the path RELEASEBOT_POLICY names, "" when unset; Policy
+	// is that file, read and validated. A nil Policy, as when PolicyFile is
+	// unset, has no rules and no freezes.
+	PolicyFile string
+	Policy     *policy.Policy
+
+	ConsoleURL LinkTemplate // "" when unset (SPEC §12)
 }
+
+// What an open prompt does at its deadline (RELEASEBOT_APPROVAL_TIMEOUT_ACTION).
+const (
+	TimeoutExpire = "expire" // close the prompt, send nothing
+	TimeoutRefuse = "refuse" // send refuse, with a message saying why
+)
 
 // Upstream says where ServiceStage is and how to authenticate to it.
 type Upstream struct {
@@ -102,15 +128,11 @@ type Auth struct {
 	IAMDomain   string // the account name
 }
 
-// Principals is who an authorization list admits.
-type Principals struct {
-	All    bool     // the list holds "*"
-	Users  []string // U... and W... IDs
-	Groups []string // S... user group IDs
-}
-
-// IsEmpty reports whether nobody is admitted, which is what an unset variable means.
-func (p Principals) IsEmpty() bool { return !p.All && len(p.Users) == 0 && len(p.Groups) == 0 }
+// Principals is who an authorization list admits. It is the policy file's
+// type, so that rules from the file and from the environment mix without
+// conversion; IsEmpty reports whether nobody is admitted, which is what an
+// unset variable means.
+type Principals = policy.Principals
 
 // env is the environment as envconfig reads it. Every field is a string so
 // that envconfig itself never fails: parse converts and checks them and
@@ -142,6 +164,15 @@ type env struct {
 	HTTPAddr          string `envconfig:"RELEASEBOT_HTTP_ADDR" default:":8080"`
 	LogLevel          string `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat         string `envconfig:"LOG_FORMAT" default:"json"`
+	Remind            string `envconfig:"RELEASEBOT_APPROVAL_REMIND" default:"30m"`
+	Reminders         string `envconfig:"RELEASEBOT_APPROVAL_REMINDERS" default:"3"`
+	EscalateTo        string `envconfig:"RELEASEBOT_APPROVAL_ESCALATE_TO"`
+	Timeout           string `envconfig:"RELEASEBOT_APPROVAL_TIMEOUT" default:"24h"`
+	TimeoutAction     string `envconfig:"RELEASEBOT_APPROVAL_TIMEOUT_ACTION" default:"expire"`
+	ApprovalDM        string `envconfig:"RELEASEBOT_APPROVAL_DM" default:"false"`
+	FreezeOverriders  string `envconfig:"RELEASEBOT_FREEZE_OVERRIDERS"`
+	Policy            string `envconfig:"RELEASEBOT_POLICY"`
+	ConsoleURL        string `envconfig:"RELEASEBOT_CONSOLE_URL"`
 }
 
 // each calls fn with every variable's name, default and field.
@@ -182,8 +213,6 @@ const (
 
 var (
 	projectIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	userRe      = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-	groupRe     = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
 	channelRe   = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 	taskIDRe    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 )
@@ -220,6 +249,17 @@ func parse(e env) (Config, error) {
 		HTTPAddr:          p.addr("RELEASEBOT_HTTP_ADDR", e.HTTPAddr),
 		LogLevel:          p.level("LOG_LEVEL", e.LogLevel),
 		LogFormat:         p.oneOf("LOG_FORMAT", strings.ToLower(e.LogFormat), "json", "console"),
+
+		ApprovalRemind:        p.durationOrOff("RELEASEBOT_APPROVAL_REMIND", e.Remind, time.Second, maxRemind),
+		ApprovalReminders:     p.intRange("RELEASEBOT_APPROVAL_REMINDERS", e.Reminders, 0, maxReminders),
+		ApprovalEscalateTo:    p.principals("RELEASEBOT_APPROVAL_ESCALATE_TO", e.EscalateTo),
+		ApprovalTimeout:       p.durationOrOff("RELEASEBOT_APPROVAL_TIMEOUT", e.Timeout, time.Second, maxTimeout),
+		ApprovalTimeoutAction: p.oneOf("RELEASEBOT_APPROVAL_TIMEOUT_ACTION", strings.ToLower(e.TimeoutAction), TimeoutExpire, TimeoutRefuse),
+		ApprovalDM:            p.bool("RELEASEBOT_APPROVAL_DM", e.ApprovalDM),
+		FreezeOverriders:      p.principals("RELEASEBOT_FREEZE_OVERRIDERS", e.FreezeOverriders),
+		PolicyFile:            e.Policy,
+		Policy:                p.policyFile("RELEASEBOT_POLICY", e.Policy),
+		ConsoleURL:            p.linkTemplate("RELEASEBOT_CONSOLE_URL", e.ConsoleURL),
 	}
 	if u, ok := p.httpURL("SLACK_API_URL", e.SlackAPIURL); ok {
 		c.SlackAPIURL = strings.TrimSuffix(u, "/") + "/"
@@ -380,6 +420,14 @@ func (p *problems) intRange(name, v string, lo, hi int) int {
 	return n
 }
 
+// Bounds of the approval settings: generous, but a typo such as 30h for 30m
+// in a reminder, or a deadline of a year, is caught.
+const (
+	maxRemind    = 7 * 24 * time.Hour
+	maxReminders = 100
+	maxTimeout   = 30 * 24 * time.Hour
+)
+
 func (p *problems) duration(name, v string, lo, hi time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	switch {
@@ -387,6 +435,18 @@ func (p *problems) duration(name, v string, lo, hi time.Duration) time.Duration 
 		p.add(name, fmt.Sprintf("%s: %q is not a duration", name, v))
 	case d < lo || d > hi:
 		p.add(name, fmt.Sprintf("%s: %s is not between %s and %s", name, d, lo, hi))
+	}
+	return d
+}
+
+// durationOrOff is duration for a setting that 0 turns off.
+func (p *problems) durationOrOff(name, v string, lo, hi time.Duration) time.Duration {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		p.add(name, fmt.Sprintf("%s: %q is not a duration", name, v))
+	case d != 0 && (d < lo || d > hi):
+		p.add(name, fmt.Sprintf("%s: %s is not 0 (off) or between %s and %s", name, d, lo, hi))
 	}
 	return d
 }
@@ -453,15 +513,8 @@ func (p *problems) database(name, v string) (driver string, dsn Secret) {
 func (p *problems) principals(name, v string) Principals {
 	var pr Principals
 	for _, item := range list(v) {
-		switch {
-		case item == "*":
-			pr.All = true
-		case userRe.MatchString(item):
-			pr.Users = append(pr.Users, item)
-		case groupRe.MatchString(item):
-			pr.Groups = append(pr.Groups, item)
-		default:
-			p.add(name, fmt.Sprintf("%s: %q is not *, a user ID (U..., W...) or a user group ID (S...)", name, item))
+		if !pr.Add(item) {
+			p.add(name, fmt.Sprintf("%s: %q %s", name, item, policy.PrincipalProblem))
 		}
 	}
 	return pr
