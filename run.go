@@ -47,25 +47,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		OnAck:       func(d time.Duration) { m.ack.Observe(d.Seconds()) },
 		OnReconnect: m.reconnect.Inc,
 	}, log)
-	router := handlers.New(handlers.Deps{
-		Log:               log,
-		Releases:          releases,
-		Slack:             slackBot,
-		Groups:            slackBot,
-		Prompts:           db,
-		Confirmations:     db,
-		Audit:             db,
-		Expiring:          db,
-		Operators:         cfg.Operators,
-		Approvers:         cfg.Approvers,
-		Channels:          cfg.Channels,
-		Aliases:           cfg.Aliases,
-		RequiredApprovals: cfg.RequiredApprovals,
-		AllowSelfApproval: cfg.AllowSelfApproval,
-		ApprovalTasks:     cfg.ApprovalTasks,
-		CallTimeout:       cfg.CallTimeout,
-		Metrics:           m,
-	})
+	router := newRouter(cfg, log, releases, slackBot, db, m)
 	poll := poller.New(poller.Config{
 		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Metrics: m,
 		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: handlers.ClaimHold(cfg.CallTimeout),
@@ -99,6 +81,29 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	<-following
 	log.Info().Msg("releasebot stopped")
 	return err
+}
+
+// newRouter builds the handlers of every command, click and submission.
+func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slackBot *bot.Bot, db *store.Store, m *metrics) *handlers.Router {
+	return handlers.New(handlers.Deps{
+		Log:               log,
+		Releases:          releases,
+		Slack:             slackBot,
+		Groups:            slackBot,
+		Prompts:           db,
+		Confirmations:     db,
+		Audit:             db,
+		Expiring:          db,
+		Operators:         cfg.Operators,
+		Approvers:         cfg.Approvers,
+		Channels:          cfg.Channels,
+		Aliases:           cfg.Aliases,
+		RequiredApprovals: cfg.RequiredApprovals,
+		AllowSelfApproval: cfg.AllowSelfApproval,
+		ApprovalTasks:     cfg.ApprovalTasks,
+		CallTimeout:       cfg.CallTimeout,
+		Metrics:           m,
+	})
 }
 
 // newUpstream returns the ServiceStage client: for the configured cloud, or
