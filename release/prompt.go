@@ -12,19 +12,19 @@ import (
 // A prompt moves through these states (State); every arrow is a rule of
 // this package and has a test:
 //
-//	                 vote reaches quorum, or one refusal (Claim)
-//	        ┌──────────────────────────────────────────────┐
-//	        │                                              ▼
-//	      open ◄─── call failed for sure (Release) ─── deciding ──── ServiceStage accepted (Decide) ──► decided
-//	      │ ▲                                              │            (approved / refused)
-//	      │ └── claim expired, still waiting (Reconcile) ──┤
-//	      │                                                │ no answer, 408/5xx (MarkUncertain)
-//	      │                                                ▼
-//	      │   ┌─── claim expired, still waiting ───────  uncertain ── left the gate (Reconcile) ──► decided
-//	      │   ▼  (Reconcile: back to open, with a note)
-//	      ├── a newer execution waits at the gate (Supersede) ──────────────────────────────────► superseded
-//	      ├── the execution left the gate without a decision from Slack (Reconcile) ─────────────► closed
-//	      └── the deadline passed (Expire) ──────────────────────────────────────────────────────► expired
+//	           vote reaches quorum, or one refusal (Claim)
+//	  ┌──────────────────────────────────────────────┐
+//	  │                                              ▼
+//	open ◄─── call failed for sure (Release) ─── deciding ──── ServiceStage accepted (Decide) ──► decided
+//	│ ▲                                              │            (approved / refused)
+//	│ └── claim expired, still waiting (Reconcile) ──┤
+//	│                                                │ no answer, 408/5xx (MarkUncertain)
+//	│                                                ▼
+//	│   ┌─── claim expired, still waiting ───────  uncertain ── left the gate (Reconcile) ──► decided
+//	│   ▼  (Reconcile: back to open, with a note)
+//	├── a newer execution waits at the gate (Supersede) ──────────────────────────────────► superseded
+//	├── the execution left the gate without a decision from Slack (Reconcile) ─────────────► closed
+//	└── the deadline passed (Close with TimedOut) ─────────────────────────────────────────► expired
 //
 // A claim ("deciding") is held only while its upstream call can still be
 // running: ClaimHold after it was taken, whatever happened to the process
