@@ -1,6 +1,7 @@
 package release_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -215,4 +216,32 @@ func TestMessageAfterAFailedRefusal(t *testing.T) {
 	require.True(t, p.CastVote("U2", release.Agree, "lgtm", t0))
 	p.Claim("U2", t0)
 	assert.Equal(t, "U1: ship it\nU2: lgtm", p.Message(release.Agree))
+}
+
+// TestRulesLeaveACopyAlone: a copy of a prompt taken before a rule keeps
+// its votes, as the store's compare-and-set needs to see what changed.
+func TestRulesLeaveACopyAlone(t *testing.T) {
+	t1 := t0.Add(time.Minute)
+	cases := []struct {
+		name  string
+		given release.Prompt
+		rule  func(p *release.Prompt)
+	}{
+		{"change of mind", open(agree("U1", "fine"), agree("U2", "")), func(p *release.Prompt) { p.CastVote("U1", release.Refuse, "", t1) }},
+		{"new comment", open(agree("U1", "fine"), agree("U2", "")), func(p *release.Prompt) { p.CastVote("U2", release.Agree, "now", t1) }},
+		{"release", deciding(open(refuse("U9", "no"), agree("U1", "")), "U9", t0), func(p *release.Prompt) { p.Release("HTTP 400") }},
+		{"reopen", deciding(open(agree("U1", ""), agree("U2", "")), "U1", t0), func(p *release.Prompt) { p.Reconcile(waiting, t1, hold) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Room to append in place, as a slice grown by earlier votes has.
+			c.given.Votes = append(make([]release.Ballot, 0, 8), c.given.Votes...)
+			p := c.given
+			was := p
+			wantWas := slices.Clone(was.Votes)
+			c.rule(&p)
+			require.NotEqual(t, wantWas, p.Votes, "the rule changes the votes")
+			assert.Equal(t, wantWas, was.Votes, "the copy's votes after the rule")
+		})
+	}
 }
