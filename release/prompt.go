@@ -24,11 +24,15 @@ import (
 //	│   ▼  (Reconcile: back to open, with a note)
 //	├── a newer execution waits at the gate (Supersede) ──────────────────────────────────► superseded
 //	├── the execution left the gate without a decision from Slack (Reconcile) ─────────────► closed
-//	└── the deadline passed (Expire) ──────────────────────────────────────────────────────► expired
+//	└── the deadline passed (Close with TimedOut) ─────────────────────────────────────────► expired
 //
 // A claim ("deciding") is held only while its upstream call can still be
 // running: ClaimHold after it was taken, whatever happened to the process
 // that took it. Then the prompt is reconciled from ServiceStage.
+//
+// The rules never write into slices a copy of the prompt shares: a copy
+// taken before a rule (was := p) keeps the state the rule changed, as a
+// compare-and-set of the change needs.
 type Prompt struct {
 	ID           string
 	PipelineID   string
@@ -226,14 +230,17 @@ func (p *Prompt) CheckVote(user string, vote Decision, allowSelf bool) error {
 // approval. The caller checks CheckVote first.
 func (p *Prompt) CastVote(user string, vote Decision, comment string, at time.Time) (decides bool) {
 	b := Ballot{User: user, Vote: vote, Comment: comment, At: at}
-	if i := slices.IndexFunc(p.Votes, func(b Ballot) bool { return b.User == user }); i >= 0 {
-		if comment == "" {
-			b.Comment = p.Votes[i].Comment
+	// A new slice: a copy of p taken before (the "was" of a compare-and-set)
+	// keeps its votes.
+	votes := make([]Ballot, 0, len(p.Votes)+1)
+	for _, v := range p.Votes {
+		if v.User != user {
+			votes = append(votes, v)
+		} else if comment == "" {
+			b.Comment = v.Comment
 		}
-		// A new slice: callers keep the prompt as it was to compare with.
-		p.Votes = slices.Delete(slices.Clone(p.Votes), i, i+1)
 	}
-	p.Votes = append(slices.Clip(p.Votes), b)
+	p.Votes = append(votes, b)
 	return vote == Refuse || len(p.Approvals()) >= max(p.Required, 1)
 }
 
@@ -274,6 +281,8 @@ func (p *Prompt) Close(d Decision, why string, at time.Time, status Status) {
 }
 
 func (p *Prompt) withdraw(user string) {
+	// On a clone: slices.DeleteFunc would shift and clear the votes that a
+	// copy of p taken before shares.
 	p.Votes = slices.DeleteFunc(slices.Clone(p.Votes), func(b Ballot) bool { return b.User == user })
 }
 

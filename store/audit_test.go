@@ -12,21 +12,32 @@ import (
 	"github.com/releasebot/releasebot/release"
 )
 
-func TestStartedBy(t *testing.T) {
+func TestActors(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
-		got, err := s.StartedBy(ctx, "pipe-1")
+		got, err := s.Actors(ctx, "pipe-1", "E1")
 		require.NoError(t, err)
-		assert.Equal(t, "", got, "StartedBy of an unknown release task")
+		assert.Empty(t, got, "Actors of an unknown execution")
 
-		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "U1", t0))
-		require.NoError(t, s.SetStartedBy(ctx, "pipe-2", "U2", t0))
-		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "U3", t0.Add(time.Hour)))
-		for pipeline, want := range map[string]string{"pipe-1": "U3", "pipe-2": "U2", "pipe-3": ""} {
-			got, err := s.StartedBy(ctx, pipeline)
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E1", "U2", t0.Add(time.Second)))
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E1", "U1", t0))
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E1", "U2", t0.Add(time.Hour)), "the same actor again")
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E2", "U3", t0))
+		require.NoError(t, s.AddActor(ctx, "pipe-2", "E1", "U4", t0))
+		cases := []struct {
+			pipeline, execution string
+			want                []string
+		}{
+			{"pipe-1", "E1", []string{"U1", "U2"}},
+			{"pipe-1", "E2", []string{"U3"}},
+			{"pipe-2", "E1", []string{"U4"}},
+			{"pipe-2", "E2", nil},
+		}
+		for _, c := range cases {
+			got, err := s.Actors(ctx, c.pipeline, c.execution)
 			require.NoError(t, err)
-			assert.Equal(t, want, got, "StartedBy(%s)", pipeline)
+			assert.Equal(t, c.want, got, "Actors(%s, %s), in the order they acted", c.pipeline, c.execution)
 		}
 	})
 }
@@ -80,14 +91,14 @@ func TestAudit(t *testing.T) {
 	})
 }
 
-func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
+func TestRecordWritesAuditFollowAndActorTogether(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
 		e := release.AuditEntry{At: t0, User: "U1", Channel: "C1", Verb: "start", TaskName: "web", PipelineID: "pipe-1",
 			Sent: "action start", Execution: "E1", Outcome: "Releasing (4)"}
 		f := &release.Followed{PipelineID: "pipe-1", ExecutionID: "E1", TaskName: "web", Channel: "C1", TS: "1.1",
-			StartedBy: "U1", Status: release.StatusReleasing, CreatedAt: t0}
+			StartedBy: "U1", Action: release.ActionStart, Status: release.StatusReleasing, CreatedAt: t0}
 		require.NoError(t, s.Record(ctx, e, f, true))
 
 		audit, err := s.LastAudit(ctx, 5, "")
@@ -98,16 +109,41 @@ func TestRecordWritesAuditFollowAndStartTogether(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, active, 1)
 		assert.Equal(t, "1.1", active[0].TS)
-		who, err := s.StartedBy(ctx, "pipe-1")
+		assert.Equal(t, release.ActionStart, active[0].Action)
+		who, err := s.Actors(ctx, "pipe-1", "E1")
 		require.NoError(t, err)
-		assert.Equal(t, "U1", who)
+		assert.Equal(t, []string{"U1"}, who)
 
-		require.NoError(t, s.Record(ctx, release.AuditEntry{At: t0, User: "U2", Verb: "status"}, nil, false))
+		require.NoError(t, s.Record(ctx, release.AuditEntry{At: t0, User: "U2", Verb: "status", PipelineID: "pipe-1", Execution: "E1"}, nil, false))
+		require.NoError(t, s.Record(ctx, release.AuditEntry{At: t0, User: "U3", Verb: "retry", PipelineID: "pipe-1", Execution: "E1"}, nil, true))
+		require.NoError(t, s.Record(ctx, release.AuditEntry{At: t0, User: "U1", Verb: "continue", PipelineID: "pipe-1", Execution: "E1"}, nil, true))
 		audit, err = s.LastAudit(ctx, 5, "")
 		require.NoError(t, err)
-		assert.Len(t, audit, 2)
-		who, err = s.StartedBy(ctx, "pipe-1")
+		assert.Len(t, audit, 4)
+		who, err = s.Actors(ctx, "pipe-1", "E1")
 		require.NoError(t, err)
-		assert.Equal(t, "U1", who, "only a start records who started")
+		assert.Equal(t, []string{"U1", "U3"}, who, "only actions that run record an actor, each once")
+	})
+}
+
+// TestRecordIsOneCommit: when one part of a record fails, none of it is
+// written.
+func TestRecordIsOneCommit(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, dsn := MustNew(t, driver)
+		_, err := MustRaw(t, driver, dsn).ExecContext(ctx, `DROP TABLE actors`)
+		require.NoError(t, err)
+		e := release.AuditEntry{At: t0, User: "U1", Verb: "start", PipelineID: "pipe-1", Execution: "E1"}
+		f := &release.Followed{PipelineID: "pipe-1", ExecutionID: "E1", Channel: "C1", TS: "1.1", Status: release.StatusReleasing, CreatedAt: t0}
+		err = s.Record(ctx, e, f, true)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "record: actor: ")
+		audit, err := s.LastAudit(ctx, 5, "")
+		require.NoError(t, err)
+		assert.Empty(t, audit, "the audit entry of a failed record")
+		active, err := s.Active(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, active, "the execution of a failed record is not followed")
 	})
 }

@@ -76,22 +76,92 @@ func replicas(tb testing.TB, driver string, n int) []*store.Store {
 	return out
 }
 
-// question returns a prompt for approval task "gate" of release task
-// pipeline, with every field set.
+// question returns a prompt about execution E1 of release task pipeline,
+// waiting at approval task "gate", with every field that OpenPrompt stores
+// set.
 func question(id, pipeline string) *release.Prompt {
 	return &release.Prompt{
-		ID: id, PipelineID: pipeline, TaskName: "payments-api", ApprovalTask: "gate", Channel: "C1",
-		AskedBy: "UASK", AskedAt: t0, Note: "please <@here>", StartedBy: "USTART", Required: 1,
+		ID: id, PipelineID: pipeline, TaskName: "payments-api", ApprovalTask: "gate", ExecutionID: "E1", Channel: "C1",
+		ThreadTS: "1700000000.000001", AskedBy: "UASK", AskedAt: t0, Note: "please <@here>", Actors: []string{"USTART"}, Required: 1,
 	}
 }
 
-// MustOpenPrompt stores p, which must be new.
-func MustOpenPrompt(tb testing.TB, s *store.Store, p *release.Prompt) release.Prompt {
+// of returns p about execution instead.
+func of(p *release.Prompt, execution string) *release.Prompt {
+	p.ExecutionID = execution
+	return p
+}
+
+// MustOpenPrompt stores p, which must be new, and returns it as stored
+// with the prompts it superseded.
+func MustOpenPrompt(tb testing.TB, s *store.Store, p *release.Prompt) (release.Prompt, []release.Prompt) {
 	tb.Helper()
-	got, created, err := s.OpenPrompt(context.Background(), p)
+	got, created, superseded, err := s.OpenPrompt(context.Background(), p)
 	require.NoError(tb, err)
 	require.True(tb, created, "OpenPrompt(%s) created = false, want true", p.ID)
-	return got
+	return got, superseded
+}
+
+// MustPost opens p and records it as posted, as the handlers do.
+func MustPost(tb testing.TB, s *store.Store, p *release.Prompt) release.Prompt {
+	tb.Helper()
+	MustOpenPrompt(tb, s, p)
+	require.NoError(tb, s.SetPromptMessage(context.Background(), p.ID, p.Channel, "1700000000."+p.ID, p.ThreadTS))
+	return MustGet(tb, s, p.ID)
+}
+
+// MustGet returns prompt id as stored.
+func MustGet(tb testing.TB, s *store.Store, id string) release.Prompt {
+	tb.Helper()
+	p, err := s.GetPrompt(context.Background(), id)
+	require.NoError(tb, err, "GetPrompt(%s)", id)
+	return p
+}
+
+// MustVote votes and requires the vote taken; it returns whether it claimed.
+func MustVote(tb testing.TB, s *store.Store, id, user string, vote release.Decision, comment string) bool {
+	tb.Helper()
+	_, claimed, err := s.Vote(context.Background(), id, user, vote, comment, false, t0)
+	require.NoError(tb, err, "%s votes %s on %s", user, vote, id)
+	return claimed
+}
+
+// MustClaim votes and requires the vote to claim the decision; it returns
+// the prompt as stored.
+func MustClaim(tb testing.TB, s *store.Store, id, user string, vote release.Decision, at time.Time) release.Prompt {
+	tb.Helper()
+	_, claimed, err := s.Vote(context.Background(), id, user, vote, "", false, at)
+	require.NoError(tb, err, "%s votes %s on %s", user, vote, id)
+	require.True(tb, claimed, "%s's %s claims %s", user, vote, id)
+	return MustGet(tb, s, id)
+}
+
+// MustUpdate applies change to prompt id as stored and requires the
+// compare-and-set to win; it returns the prompt as stored after. Like the
+// handlers and the poller, it keeps was as a plain copy of the prompt.
+func MustUpdate(tb testing.TB, s *store.Store, id string, change func(p *release.Prompt)) release.Prompt {
+	tb.Helper()
+	p := MustGet(tb, s, id)
+	was := p
+	change(&p)
+	won, err := s.UpdatePrompt(context.Background(), &was, &p)
+	require.NoError(tb, err)
+	require.True(tb, won, "UpdatePrompt(%s) won", id)
+	return MustGet(tb, s, id)
+}
+
+// ballot is a vote as the store gives it back.
+func ballot(user string, vote release.Decision, comment string, at time.Time) release.Ballot {
+	return release.Ballot{User: user, Vote: vote, Comment: comment, At: ms(at)}
+}
+
+// users lists who cast votes, in order.
+func users(p release.Prompt) []string {
+	var out []string
+	for _, b := range p.Votes {
+		out = append(out, b.User)
+	}
+	return out
 }
 
 // voteErr returns err as a *release.VoteError, failing the test otherwise.
@@ -124,11 +194,9 @@ func together(n int, f func(i int)) {
 	wg.Wait()
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// stateOf returns the state of prompt id as stored.
+func stateOf(tb testing.TB, s *store.Store, id string) release.State {
+	tb.Helper()
+	p := MustGet(tb, s, id)
+	return p.State()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 	"github.com/releasebot/releasebot/store/storetest"
@@ -68,7 +68,7 @@ func TestOpenUnknownDriver(t *testing.T) {
 }
 
 func TestOpenConcurrentlyOnFreshPostgres(t *testing.T) {
-	if !contains(storetest.Drivers(), "postgres") {
+	if !slices.Contains(storetest.Drivers(), "postgres") {
 		t.Skipf("%s is not set", storetest.PostgresEnv)
 	}
 	dsn := storetest.DSN(t, "postgres")
@@ -95,22 +95,20 @@ func TestRestart(t *testing.T) {
 		q := question("P1", "pipe-1")
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
-		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C1", "1700000000.000100"))
-		_, _, err = s.Vote(ctx, "P1", "U1", release.Agree, "a", false, t0)
-		require.NoError(t, err)
+		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C1", "1700000000.000100", ""))
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E1", "URETRY", t0))
+		require.False(t, MustVote(t, s, "P1", "U1", release.Agree, "a"))
 		require.NoError(t, s.PutConfirmation(ctx, &release.Confirmation{ID: "K1", Action: release.ActionStop, PipelineID: "pipe-1",
 			TaskName: "payments-api", RequestedBy: "UOP", Channel: "C1", CreatedAt: t0}))
 		audit := release.AuditEntry{At: ms(t0), User: "U1", Channel: "C1", Verb: "approve", TaskName: "payments-api", PipelineID: "pipe-1", Outcome: "vote recorded"}
 		require.NoError(t, s.AddAudit(ctx, audit))
-		require.NoError(t, s.SetStartedBy(ctx, "pipe-1", "USTART", t0))
-		before, err := s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
+		before := MustGet(t, s, "P1")
 		require.NoError(t, s.Close())
 
 		s = MustOpen(t, driver, dsn)
-		after, err := s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
-		assert.Equal(t, before, after, "the prompt after a restart")
+		assert.Equal(t, before, MustGet(t, s, "P1"), "the prompt after a restart")
+		_, _, err = s.Vote(ctx, "P1", "URETRY", release.Agree, "", false, t0)
+		assert.Equal(t, release.VoteSelf, voteErr(t, err).Kind, "an actor recorded before the restart approves")
 		p, claimed, err := s.Vote(ctx, "P1", "U2", release.Agree, "b", false, t0)
 		require.NoError(t, err)
 		assert.True(t, claimed, "the quorum's second vote after a restart: claimed")
@@ -123,32 +121,29 @@ func TestRestart(t *testing.T) {
 		entries, err := s.LastAudit(ctx, 20, "")
 		require.NoError(t, err)
 		assert.Equal(t, []release.AuditEntry{audit}, entries, "the audit log after a restart")
-		who, err := s.StartedBy(ctx, "pipe-1")
-		require.NoError(t, err)
-		assert.Equal(t, "USTART", who)
 	})
 }
 
 func TestClosedStore(t *testing.T) {
 	ctx := context.Background()
-	e := &api.Execution{ID: "E1", Status: release.StatusReleasing}
+	p := question("P1", "pipe-1")
 	cases := []struct {
 		name       string
 		call       func(s *store.Store) error
 		wantPrefix string
 	}{
 		{"Ping", func(s *store.Store) error { return s.Ping(ctx) }, "sql: "},
-		{"OpenPrompt", func(s *store.Store) error { _, _, err := s.OpenPrompt(ctx, question("P2", "pipe-2")); return err }, "open prompt: "},
+		{"OpenPrompt", func(s *store.Store) error { _, _, _, err := s.OpenPrompt(ctx, question("P2", "pipe-2")); return err }, "open prompt: "},
 		{"GetPrompt", func(s *store.Store) error { _, err := s.GetPrompt(ctx, "P1"); return err }, "get prompt: "},
-		{"SetPromptMessage", func(s *store.Store) error { return s.SetPromptMessage(ctx, "P1", "C1", "1.2") }, "set prompt message: "},
+		{"SetPromptMessage", func(s *store.Store) error { return s.SetPromptMessage(ctx, "P1", "C1", "1.2", "") }, "set prompt message: "},
 		{"DropPrompt", func(s *store.Store) error { return s.DropPrompt(ctx, "P1") }, "drop prompt: "},
 		{"Vote", func(s *store.Store) error {
 			_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "", false, t0)
 			return err
 		}, "vote: "},
-		{"Decided", func(s *store.Store) error { _, err := s.Decided(ctx, "P1", release.Agree, "U1", t0, e); return err }, "record decision: "},
-		{"Failed", func(s *store.Store) error { _, err := s.Failed(ctx, "P1", "x"); return err }, "record failure: "},
-		{"Uncertain", func(s *store.Store) error { _, err := s.Uncertain(ctx, "P1", "x"); return err }, "record unknown outcome: "},
+		{"UpdatePrompt", func(s *store.Store) error { _, err := s.UpdatePrompt(ctx, p, p); return err }, "update prompt: "},
+		{"UndecidedPrompts", func(s *store.Store) error { _, err := s.UndecidedPrompts(ctx); return err }, "undecided prompts: "},
+		{"OpenPromptOf", func(s *store.Store) error { _, err := s.OpenPromptOf(ctx, "pipe-1", "E1"); return err }, "open prompt of an execution: "},
 		{"PutConfirmation", func(s *store.Store) error {
 			return s.PutConfirmation(ctx, &release.Confirmation{ID: "K1", Action: release.ActionStop, CreatedAt: t0})
 		}, "store confirmation: "},
@@ -157,8 +152,9 @@ func TestClosedStore(t *testing.T) {
 			_, err := s.TakeConfirmation(ctx, "K1", "U1", true, t0, time.Minute)
 			return err
 		}, "use confirmation: "},
-		{"SetStartedBy", func(s *store.Store) error { return s.SetStartedBy(ctx, "pipe-1", "U1", t0) }, "record start: "},
-		{"StartedBy", func(s *store.Store) error { _, err := s.StartedBy(ctx, "pipe-1"); return err }, "who started: "},
+		{"AddActor", func(s *store.Store) error { return s.AddActor(ctx, "pipe-1", "E1", "U1", t0) }, "add actor: "},
+		{"Actors", func(s *store.Store) error { _, err := s.Actors(ctx, "pipe-1", "E1"); return err }, "actors: "},
+		{"Record", func(s *store.Store) error { return s.Record(ctx, release.AuditEntry{At: t0}, nil, true) }, "record: "},
 		{"AddAudit", func(s *store.Store) error { return s.AddAudit(ctx, release.AuditEntry{At: t0}) }, "audit: "},
 		{"LastAudit", func(s *store.Store) error { _, err := s.LastAudit(ctx, 20, ""); return err }, "read audit: "},
 	}

@@ -53,11 +53,18 @@ func (s *Store) openPrompt(ctx context.Context, tx *sql.Tx, p *release.Prompt) (
 	var superseded []release.Prompt
 	for _, o := range older {
 		was := o
-		if o.Supersede(p.ExecutionID, p.AskedAt) {
-			if _, err := s.savePrompt(ctx, tx, &was, &o); err != nil {
-				return release.Prompt{}, false, nil, err
-			}
+		if !o.Supersede(p.ExecutionID, p.AskedAt) {
+			continue
+		}
+		// A vote may have claimed it since it was read: then it is not
+		// superseded, and its message must not say so.
+		won, err := s.savePrompt(ctx, tx, &was, &o)
+		if err == nil && won {
+			o, err = s.getPrompt(ctx, tx, o.ID, false)
 			superseded = append(superseded, o)
+		}
+		if err != nil {
+			return release.Prompt{}, false, nil, err
 		}
 	}
 	got, err := s.getPrompt(ctx, tx, p.ID, false)
@@ -191,16 +198,17 @@ func (s *Store) SetPromptMessage(ctx context.Context, id, channel, ts, threadTS 
 // DropPrompt forgets a prompt that was never posted and is not being
 // decided; a posted or claimed prompt, and its votes, stay.
 func (s *Store) DropPrompt(ctx context.Context, id string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := execTx(ctx, tx, s, `DELETE FROM prompts WHERE id = ? AND ts = '' AND decision = '' AND deciding = ''`, id)
 		if err == nil && n == 1 {
 			_, err = execTx(ctx, tx, s, `DELETE FROM votes WHERE prompt_id = ?`, id)
 		}
-		if err != nil {
-			return fmt.Errorf("drop prompt: %w", err)
-		}
-		return nil
+		return err
 	})
+	if err != nil {
+		return fmt.Errorf("drop prompt: %w", err)
+	}
+	return nil
 }
 
 // Vote records user's vote on prompt id by the rules of release.Prompt
@@ -246,9 +254,9 @@ func (s *Store) Vote(ctx context.Context, id, user string, vote release.Decision
 }
 
 // UpdatePrompt stores p, changed by the rules of release.Prompt from was,
-// if the prompt is still as was says (undecided, same claim): a
-// compare-and-set, so that of two replicas that act on the same prompt
-// only one wins. It reports whether it won.
+// if the prompt is still as was says (undecided, same claim taken at the
+// same time, same certainty): a compare-and-set, so that of two replicas
+// that act on the same prompt only one wins. It reports whether it won.
 func (s *Store) UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error) {
 	var won bool
 	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
@@ -264,9 +272,9 @@ func (s *Store) UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool,
 func (s *Store) savePrompt(ctx context.Context, tx *sql.Tx, was, p *release.Prompt) (bool, error) {
 	n, err := execTx(ctx, tx, s, `UPDATE prompts SET deciding = ?, deciding_since = ?, uncertain = ?, last_error = ?, decision = ?,
 		decided_by = ?, decided_at = ?, status = ?, started_by = ?
-		WHERE id = ? AND decision = '' AND deciding = ? AND uncertain = ?`,
+		WHERE id = ? AND decision = '' AND deciding = ? AND deciding_since = ? AND uncertain = ?`,
 		p.Deciding, millis(p.DecidingSince), flag(p.Uncertain), p.LastError, string(p.Decision), p.DecidedBy, millis(p.DecidedAt),
-		int(p.Status), strings.Join(p.Actors, ","), p.ID, was.Deciding, flag(was.Uncertain))
+		int(p.Status), strings.Join(p.Actors, ","), p.ID, was.Deciding, millis(was.DecidingSince), flag(was.Uncertain))
 	if err != nil || n == 0 {
 		return false, err
 	}

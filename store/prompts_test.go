@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 )
@@ -19,43 +18,45 @@ func TestOpenPrompt(t *testing.T) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
 
-		first, created, err := s.OpenPrompt(ctx, question("P1", "pipe-1"))
+		first, created, superseded, err := s.OpenPrompt(ctx, question("P1", "pipe-1"))
 		require.NoError(t, err)
 		assert.True(t, created, "first OpenPrompt: created")
+		assert.Empty(t, superseded)
 		assert.Equal(t, "P1", first.ID)
 
 		again := question("P2", "pipe-1")
 		again.AskedBy, again.Note = "UOTHER", "other note"
-		got, created, err := s.OpenPrompt(ctx, again)
+		got, created, superseded, err := s.OpenPrompt(ctx, again)
 		require.NoError(t, err)
-		assert.False(t, created, "second OpenPrompt for the same question: created")
+		assert.False(t, created, "second OpenPrompt about the same execution: created")
+		assert.Empty(t, superseded, "the open prompt of the same execution is not superseded")
 		assert.Equal(t, first, got, "second OpenPrompt returns the open prompt as it was stored")
 		_, err = s.GetPrompt(ctx, "P2")
 		assert.ErrorIs(t, err, store.ErrNotFound, "the second question was not stored")
 
 		other := question("P3", "pipe-1")
 		other.ApprovalTask = "gate-2"
-		MustOpenPrompt(t, s, other)
-		MustOpenPrompt(t, s, question("P4", "pipe-2"))
+		_, superseded = MustOpenPrompt(t, s, other)
+		assert.Empty(t, superseded, "a prompt at another gate supersedes nothing")
+		_, superseded = MustOpenPrompt(t, s, question("P4", "pipe-2"))
+		assert.Empty(t, superseded, "a prompt of another release task supersedes nothing")
+		assert.Equal(t, release.StateOpen, stateOf(t, s, "P1"), "P1 after prompts at other gates")
 
-		// A claimed, undecided prompt is still the open one.
-		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Refuse, "no", false, t0)
-		require.NoError(t, err)
-		require.True(t, claimed)
-		got, created, err = s.OpenPrompt(ctx, question("P5", "pipe-1"))
+		// A claimed, undecided prompt is still the open one of its execution.
+		MustClaim(t, s, "P1", "U1", release.Refuse, t0)
+		got, created, _, err = s.OpenPrompt(ctx, question("P5", "pipe-1"))
 		require.NoError(t, err)
 		assert.False(t, created, "OpenPrompt while the open prompt is being decided: created")
 		assert.Equal(t, "P1", got.ID)
 
-		_, err = s.Decided(ctx, "P1", release.Refuse, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusFailed})
-		require.NoError(t, err)
-		got, created, err = s.OpenPrompt(ctx, question("P6", "pipe-1"))
+		// Once decided, the same execution (retried, waiting again) gets a new prompt.
+		MustUpdate(t, s, "P1", func(p *release.Prompt) { p.Decide(release.Refuse, t0, release.StatusFailed) })
+		got, created, superseded, err = s.OpenPrompt(ctx, question("P6", "pipe-1"))
 		require.NoError(t, err)
 		assert.True(t, created, "OpenPrompt after the decision: created")
+		assert.Empty(t, superseded)
 		assert.Equal(t, "P6", got.ID)
-		old, err := s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
-		assert.Equal(t, release.Refuse, old.Decision, "the decided prompt is kept")
+		assert.Equal(t, release.Refuse, MustGet(t, s, "P1").Decision, "the decided prompt is kept")
 	})
 }
 
@@ -63,12 +64,14 @@ func TestOpenPromptConcurrently(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		const n = 20
 		stores := replicas(t, driver, 4)
+		MustPost(t, stores[0], of(question("OLD", "pipe-1"), "E0"))
 		ids := make([]string, n)
 		createdBy := make([]bool, n)
+		supersededBy := make([][]release.Prompt, n)
 		errs := make([]error, n)
 		together(n, func(i int) {
-			p, created, err := stores[i%len(stores)].OpenPrompt(context.Background(), question(fmt.Sprintf("P%02d", i), "pipe-1"))
-			ids[i], createdBy[i], errs[i] = p.ID, created, err
+			p, created, superseded, err := stores[i%len(stores)].OpenPrompt(context.Background(), question(fmt.Sprintf("P%02d", i), "pipe-1"))
+			ids[i], createdBy[i], supersededBy[i], errs[i] = p.ID, created, superseded, err
 		})
 		creators := 0
 		for i := range n {
@@ -77,9 +80,101 @@ func TestOpenPromptConcurrently(t *testing.T) {
 			if createdBy[i] {
 				creators++
 				assert.Equal(t, fmt.Sprintf("P%02d", i), ids[i], "the creator gets its own prompt")
+				require.Len(t, supersededBy[i], 1, "the creator supersedes E0's prompt")
+				assert.Equal(t, "OLD", supersededBy[i][0].ID)
+			} else {
+				assert.Empty(t, supersededBy[i], "OpenPrompt #%d found the prompt: it supersedes nothing", i)
 			}
 		}
 		assert.Equal(t, 1, creators, "callers told created=true")
+		assert.Equal(t, release.StateSuperseded, stateOf(t, stores[0], "OLD"))
+	})
+}
+
+// TestExecutionsInARow: each execution that waits at a gate gets its own
+// prompt, and votes never cross from one to the next.
+func TestExecutionsInARow(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		two := func(p *release.Prompt) *release.Prompt { p.Required = 2; return p }
+
+		// E1: one approval of two, then E2 waits at the gate.
+		MustPost(t, s, two(of(question("P1", "pipe-1"), "E1")))
+		require.False(t, MustVote(t, s, "P1", "U1", release.Agree, "for E1"))
+		p2, superseded := MustOpenPrompt(t, s, two(of(question("P2", "pipe-1"), "E2")))
+		require.Len(t, superseded, 1)
+		assert.Equal(t, "P1", superseded[0].ID)
+		assert.Equal(t, release.Superseded, superseded[0].Decision)
+		assert.Equal(t, "superseded by execution E2; nothing was sent", superseded[0].LastError)
+		assert.Equal(t, superseded[0], MustGet(t, s, "P1"), "the superseded prompt as returned and as stored")
+		assert.Empty(t, p2.Votes, "E2's prompt starts without E1's votes")
+
+		for _, d := range []release.Decision{release.Agree, release.Refuse} {
+			_, claimed, err := s.Vote(ctx, "P1", "U2", d, "late", false, t0)
+			assert.False(t, claimed)
+			ve := voteErr(t, err)
+			assert.Equal(t, release.VoteDecided, ve.Kind, "%s on E1's superseded prompt", d)
+			assert.Equal(t, release.Superseded, ve.Prompt.Decision)
+		}
+		assert.False(t, MustVote(t, s, "P2", "U2", release.Agree, ""), "U1's approval of E1 does not count for E2")
+		assert.True(t, MustVote(t, s, "P2", "U1", release.Agree, ""), "two approvals of E2")
+		assert.Equal(t, []string{"U1"}, users(MustGet(t, s, "P1")), "E1's votes")
+		assert.Equal(t, []string{"U2", "U1"}, users(MustGet(t, s, "P2")), "E2's votes")
+
+		// E2 decided, then E3 waits: its prompt is new, E2's stays decided.
+		MustUpdate(t, s, "P2", func(p *release.Prompt) { p.Decide(release.Agree, t0, release.StatusReleasing) })
+		p3, superseded := MustOpenPrompt(t, s, of(question("P3", "pipe-1"), "E3"))
+		assert.Empty(t, superseded, "a decided prompt is not superseded")
+		assert.Empty(t, p3.Votes)
+		_, _, err := s.Vote(ctx, "P2", "U3", release.Refuse, "", false, t0)
+		assert.Equal(t, release.VoteDecided, voteErr(t, err).Kind, "a vote on E2's decided prompt")
+		assert.Equal(t, release.Agree, MustGet(t, s, "P2").Decision)
+	})
+}
+
+// TestOpenPromptSupersedesOnlyOpenPrompts: a newer execution's prompt
+// closes the older executions' open prompts at its gate, posted or not, and
+// no other.
+func TestOpenPromptSupersedesOnlyOpenPrompts(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		s, _ := MustNew(t, driver)
+		MustPost(t, s, of(question("CLAIMED", "pipe-1"), "E1"))
+		MustVote(t, s, "CLAIMED", "U1", release.Refuse, "no") // claims: deciding
+		deciding := MustGet(t, s, "CLAIMED")
+		require.Equal(t, release.StateDeciding, deciding.State())
+		// E1's decision is being sent when E2 shows up at the gate: left to reconciliation.
+		_, superseded := MustOpenPrompt(t, s, of(question("UNPOSTED", "pipe-1"), "E2"))
+		assert.Empty(t, superseded, "a prompt being decided is not superseded")
+		assert.Equal(t, deciding, MustGet(t, s, "CLAIMED"), "the prompt being decided is unchanged")
+		uncertain := MustUpdate(t, s, "CLAIMED", func(p *release.Prompt) { p.MarkUncertain("no answer") })
+
+		_, superseded = MustOpenPrompt(t, s, of(question("OLDER", "pipe-1"), "E3"))
+		require.Len(t, superseded, 1, "an open prompt not posted yet is superseded too")
+		assert.Equal(t, "UNPOSTED", superseded[0].ID)
+		require.NoError(t, s.SetPromptMessage(context.Background(), "OLDER", "C1", "1.1", ""))
+		MustVote(t, s, "OLDER", "USTART", release.Refuse, "") // claims; released after a sure failure: open again
+		MustUpdate(t, s, "OLDER", func(p *release.Prompt) { p.Release("HTTP 400") })
+		other := of(question("OTHERGATE", "pipe-1"), "E3")
+		other.ApprovalTask = "gate-2"
+		MustPost(t, s, other)
+		MustPost(t, s, of(question("OTHERTASK", "pipe-2"), "E3"))
+
+		newer := of(question("NEWEST", "pipe-1"), "E5")
+		newer.AskedAt = t0.Add(time.Hour)
+		_, superseded = MustOpenPrompt(t, s, newer)
+		require.Len(t, superseded, 1, "superseded by E5")
+		p := superseded[0]
+		assert.Equal(t, "OLDER", p.ID)
+		assert.Equal(t, release.StateSuperseded, p.State())
+		assert.Equal(t, "superseded by execution E5; nothing was sent", p.LastError)
+		assert.Equal(t, ms(newer.AskedAt), p.DecidedAt, "superseded when the newer prompt was asked")
+		assert.Equal(t, p, MustGet(t, s, "OLDER"), "the superseded prompt as returned and as stored")
+
+		assert.Equal(t, uncertain, MustGet(t, s, "CLAIMED"), "an uncertain prompt is not superseded")
+		for _, id := range []string{"OTHERGATE", "OTHERTASK", "NEWEST"} {
+			assert.Equal(t, release.StateOpen, stateOf(t, s, id), "%s", id)
+		}
 	})
 }
 
@@ -90,37 +185,33 @@ func TestGetPromptRoundTrip(t *testing.T) {
 		q := question("P1", "pipe-1")
 		q.Required = 2
 		MustOpenPrompt(t, s, q)
-		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C2", "1700000000.000100"))
+		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C2", "1700000000.000100", "1700000000.000050"))
+		require.NoError(t, s.AddActor(ctx, "pipe-1", "E1", "URETRY", t0))
 		_, claimed, err := s.Vote(ctx, "P1", "U1", release.Agree, "lgtm", false, t0)
 		require.NoError(t, err)
 		require.False(t, claimed)
-		_, claimed, err = s.Vote(ctx, "P1", "U2", release.Agree, "", false, t0.Add(time.Second))
+		t1 := t0.Add(time.Second)
+		_, claimed, err = s.Vote(ctx, "P1", "U2", release.Agree, "", false, t1)
 		require.NoError(t, err)
 		require.True(t, claimed)
-		uncertain, err := s.Uncertain(ctx, "P1", "timeout")
-		require.NoError(t, err)
+		MustUpdate(t, s, "P1", func(p *release.Prompt) { p.MarkUncertain("timeout") })
 
 		want := release.Prompt{
-			ID: "P1", PipelineID: "pipe-1", TaskName: "payments-api", ApprovalTask: "gate", Channel: "C2",
-			TS: "1700000000.000100", AskedBy: "UASK", AskedAt: ms(t0), Note: "please <@here>", StartedBy: "USTART",
-			Required: 2, Approvals: []string{"U1", "U2"}, Comments: map[string]string{"U1": "lgtm"},
-			Deciding: "U2", Uncertain: "U2", LastError: "timeout",
+			ID: "P1", PipelineID: "pipe-1", TaskName: "payments-api", ApprovalTask: "gate", ExecutionID: "E1", Channel: "C2",
+			TS: "1700000000.000100", ThreadTS: "1700000000.000050", AskedBy: "UASK", AskedAt: ms(t0), Note: "please <@here>",
+			Actors: []string{"USTART", "URETRY"}, Required: 2,
+			Votes:    []release.Ballot{ballot("U1", release.Agree, "lgtm", t0), ballot("U2", release.Agree, "", t1)},
+			Deciding: "U2", DecidingSince: ms(t1), Uncertain: true, LastError: "timeout",
 		}
-		got, err := s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
+		got := MustGet(t, s, "P1")
 		assert.Equal(t, want, got, "GetPrompt while uncertain")
-		assert.Equal(t, want, uncertain, "Uncertain's prompt")
 		assert.Equal(t, time.UTC, got.AskedAt.Location())
 
 		decidedAt := t0.Add(time.Minute)
-		decided, err := s.Decided(ctx, "P1", release.Agree, "U2", decidedAt, &api.Execution{ID: "E9", Status: release.StatusReleasing})
-		require.NoError(t, err)
-		want.Deciding, want.Uncertain, want.LastError = "", "", ""
-		want.Decision, want.DecidedBy, want.DecidedAt, want.ExecutionID, want.Status = release.Agree, "U2", ms(decidedAt), "E9", release.StatusReleasing
-		got, err = s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "GetPrompt after Decided")
-		assert.Equal(t, want, decided, "Decided's prompt")
+		got = MustUpdate(t, s, "P1", func(p *release.Prompt) { p.Decide(release.Agree, decidedAt, release.StatusReleasing) })
+		want.Deciding, want.Uncertain, want.LastError = "", false, ""
+		want.Decision, want.DecidedBy, want.DecidedAt, want.Status = release.Agree, "U2", ms(decidedAt), release.StatusReleasing
+		assert.Equal(t, want, got, "GetPrompt after the decision")
 
 		_, err = s.GetPrompt(ctx, "nope")
 		assert.ErrorIs(t, err, store.ErrNotFound)
@@ -130,96 +221,149 @@ func TestGetPromptRoundTrip(t *testing.T) {
 func TestPromptZeroTimesAndEmptyFields(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		s, _ := MustNew(t, driver)
-		p := MustOpenPrompt(t, s, &release.Prompt{ID: "P1", PipelineID: "pipe-1", ApprovalTask: "gate", Required: 1})
-		assert.True(t, p.AskedAt.IsZero(), "AskedAt: got %v, want zero", p.AskedAt)
-		assert.True(t, p.DecidedAt.IsZero(), "DecidedAt: got %v, want zero", p.DecidedAt)
-		assert.Empty(t, p.Approvals)
-		assert.Empty(t, p.Voters())
-		assert.Equal(t, "", p.Message(release.Agree))
-		assert.NotNil(t, p.Comments, "Comments is a map, ready to read")
+		p, _ := MustOpenPrompt(t, s, &release.Prompt{ID: "P1", PipelineID: "pipe-1", ApprovalTask: "gate", Required: 1})
+		assert.Equal(t, release.Prompt{ID: "P1", PipelineID: "pipe-1", ApprovalTask: "gate", Required: 1}, p,
+			"zero times stay zero, no actors or votes stay nil")
+		assert.Equal(t, release.StateOpen, p.State())
 	})
 }
 
-func TestSetPromptMessageAndDropPrompt(t *testing.T) {
+func TestSetPromptMessage(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
-
-		MustOpenPrompt(t, s, question("UNPOSTED", "pipe-1"))
-		_, _, err := s.Vote(ctx, "UNPOSTED", "U1", release.Agree, "x", false, t0)
-		require.NoError(t, err)
-		require.NoError(t, s.DropPrompt(ctx, "UNPOSTED"))
-		_, err = s.GetPrompt(ctx, "UNPOSTED")
-		assert.ErrorIs(t, err, store.ErrNotFound, "an unposted prompt is dropped")
-		p := MustOpenPrompt(t, s, question("NEXT", "pipe-1"))
-		assert.Empty(t, p.Approvals, "a dropped prompt's votes are gone")
-
-		MustOpenPrompt(t, s, question("POSTED", "pipe-2"))
-		require.NoError(t, s.SetPromptMessage(ctx, "POSTED", "C9", "1700000000.000200"))
-		require.NoError(t, s.DropPrompt(ctx, "POSTED"))
-		p, err = s.GetPrompt(ctx, "POSTED")
-		require.NoError(t, err, "a posted prompt is kept")
-		assert.Equal(t, "C9", p.Channel)
-		assert.Equal(t, "1700000000.000200", p.TS)
-
-		require.NoError(t, s.DropPrompt(ctx, "nope"), "dropping an unknown prompt")
-		require.NoError(t, s.SetPromptMessage(ctx, "nope", "C1", "1.2"), "posting an unknown prompt")
+		MustOpenPrompt(t, s, question("P1", "pipe-1"))
+		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C9", "1700000000.000200", ""))
+		p := MustGet(t, s, "P1")
+		assert.Equal(t, []string{"C9", "1700000000.000200", ""}, []string{p.Channel, p.TS, p.ThreadTS}, "channel, ts, thread")
+		require.NoError(t, s.SetPromptMessage(ctx, "nope", "C1", "1.2", ""), "posting an unknown prompt")
 	})
 }
 
-// TestDropPromptKeepsVotesOfPostedPrompt: DropPrompt forgets only a prompt
-// that was never posted; a posted prompt keeps its approvals.
-func TestDropPromptKeepsVotesOfPostedPrompt(t *testing.T) {
-	eachDriver(t, func(t *testing.T, driver string) {
-		ctx := context.Background()
-		s, _ := MustNew(t, driver)
-		q := question("P1", "pipe-1")
-		q.Required = 2
-		MustOpenPrompt(t, s, q)
-		require.NoError(t, s.SetPromptMessage(ctx, "P1", "C1", "1700000000.000100"))
-		_, _, err := s.Vote(ctx, "P1", "U1", release.Agree, "lgtm", false, t0)
-		require.NoError(t, err)
-
-		require.NoError(t, s.DropPrompt(ctx, "P1"))
-
-		p, err := s.GetPrompt(ctx, "P1")
-		require.NoError(t, err)
-		assert.Equal(t, []string{"U1"}, p.Approvals, "approvals of a posted prompt after DropPrompt")
-		assert.Equal(t, map[string]string{"U1": "lgtm"}, p.Comments, "comments of a posted prompt after DropPrompt")
-	})
-}
-
-func TestMessage(t *testing.T) {
+// TestDropPrompt: only a prompt that was never posted and is not claimed
+// is forgotten, with its votes and no one else's.
+func TestDropPrompt(t *testing.T) {
 	cases := []struct {
-		name  string
-		votes [][3]string // user, decision, comment
-		want  string
+		name     string
+		prepare  func(t *testing.T, s *store.Store, id string) // on prompt id (Required 2), after U1 and U2 voted on another prompt
+		wantGone bool
 	}{
-		{"no comment", [][3]string{{"U1", "agree", ""}}, ""},
-		{"one comment is bare", [][3]string{{"U1", "agree", "a"}}, "a"},
-		{"one of two commented is bare", [][3]string{{"U1", "agree", ""}, {"U2", "agree", "b"}}, "b"},
-		{"two comments", [][3]string{{"U1", "agree", "a"}, {"U2", "agree", "b"}}, "U1: a\nU2: b"},
-		{"approver and refuser", [][3]string{{"U2", "agree", "a"}, {"U1", "refuse", "b"}}, "b"},
-		{"comment replaced", [][3]string{{"U1", "agree", "a"}, {"U2", "agree", "b"}, {"U1", "agree", "c"}}, "U1: c\nU2: b"},
+		{"unposted", func(t *testing.T, s *store.Store, id string) {}, true},
+		{"unposted, with a vote", func(t *testing.T, s *store.Store, id string) { MustVote(t, s, id, "U1", release.Agree, "x") }, true},
+		{"posted", func(t *testing.T, s *store.Store, id string) {
+			require.NoError(t, s.SetPromptMessage(context.Background(), id, "C1", "1.1", ""))
+			MustVote(t, s, id, "U1", release.Agree, "kept")
+		}, false},
+		{"claimed", func(t *testing.T, s *store.Store, id string) { MustClaim(t, s, id, "U1", release.Refuse, t0) }, false},
+		{"decided", func(t *testing.T, s *store.Store, id string) {
+			MustClaim(t, s, id, "U1", release.Refuse, t0)
+			MustUpdate(t, s, id, func(p *release.Prompt) { p.Decide(release.Refuse, t0, release.StatusFailed) })
+		}, false},
 	}
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, _ := MustNew(t, driver)
+		other := question("P0", "pipe-0")
+		other.Required = 3
+		MustPost(t, s, other)
+		MustVote(t, s, "P0", "U1", release.Agree, "other's")
+		MustVote(t, s, "P0", "U2", release.Agree, "")
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				id := fmt.Sprintf("P%d", i)
+				id := fmt.Sprintf("P%d", i+1)
 				q := question(id, "pipe-"+id)
-				q.Required = 3
+				q.Required = 2
 				MustOpenPrompt(t, s, q)
-				var p release.Prompt
-				for _, v := range c.votes {
-					var err error
-					p, _, err = s.Vote(ctx, id, v[0], release.Decision(v[1]), v[2], false, t0)
-					require.NoError(t, err)
+				c.prepare(t, s, id)
+				before := MustGet(t, s, id)
+
+				require.NoError(t, s.DropPrompt(ctx, id))
+				got, err := s.GetPrompt(ctx, id)
+				if c.wantGone {
+					assert.ErrorIs(t, err, store.ErrNotFound, "%s after DropPrompt", id)
+					p, _ := MustOpenPrompt(t, s, question(id+"-again", "pipe-"+id))
+					assert.Empty(t, p.Votes, "the next prompt of the execution does not inherit the dropped votes")
+				} else {
+					require.NoError(t, err, "%s is kept", id)
+					assert.Equal(t, before, got, "%s after DropPrompt", id)
 				}
-				assert.Equal(t, c.want, p.Message(release.Decision(c.votes[len(c.votes)-1][1])), "Message() after votes %v", c.votes)
+				p0 := MustGet(t, s, "P0")
+				assert.Equal(t, []release.Ballot{ballot("U1", release.Agree, "other's", t0), ballot("U2", release.Agree, "", t0)},
+					p0.Votes, "another prompt's votes")
 			})
 		}
+		require.NoError(t, s.DropPrompt(ctx, "nope"), "dropping an unknown prompt")
+	})
+}
+
+func TestUndecidedPrompts(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		got, err := s.UndecidedPrompts(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, got, "no prompts")
+
+		// Asked in this order: each at its own gate, so none supersedes another.
+		ask := func(id string, minute int) *release.Prompt {
+			q := question(id, "pipe-1")
+			q.ApprovalTask, q.AskedAt = "gate-"+id, t0.Add(time.Duration(minute)*time.Minute)
+			return q
+		}
+		MustPost(t, s, ask("UNCERTAIN", 4))
+		MustPost(t, s, ask("OPEN", 1))
+		MustOpenPrompt(t, s, ask("UNPOSTED", 0))
+		MustPost(t, s, ask("DECIDING", 2))
+		MustPost(t, s, ask("DECIDED", 0))
+		MustPost(t, s, ask("CLOSED", 3))
+		MustClaim(t, s, "DECIDING", "U1", release.Agree, t0)
+		MustClaim(t, s, "UNCERTAIN", "U1", release.Agree, t0)
+		MustUpdate(t, s, "UNCERTAIN", func(p *release.Prompt) { p.MarkUncertain("timeout") })
+		MustClaim(t, s, "DECIDED", "U1", release.Agree, t0)
+		MustUpdate(t, s, "DECIDED", func(p *release.Prompt) { p.Decide(release.Agree, t0, release.StatusReleasing) })
+		MustUpdate(t, s, "CLOSED", func(p *release.Prompt) { p.Close(release.Closed, "gone", t0, 0) })
+
+		got, err = s.UndecidedPrompts(ctx)
+		require.NoError(t, err)
+		var ids []string
+		for _, p := range got {
+			ids = append(ids, p.ID)
+			assert.Equal(t, MustGet(t, s, p.ID), p, "%s with its votes", p.ID)
+		}
+		assert.Equal(t, []string{"OPEN", "DECIDING", "UNCERTAIN"}, ids, "posted, undecided prompts, oldest first")
+	})
+}
+
+func TestOpenPromptOf(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		_, err := s.OpenPromptOf(ctx, "pipe-1", "E1")
+		assert.ErrorIs(t, err, store.ErrNotFound, "no prompt")
+
+		MustOpenPrompt(t, s, question("UNPOSTED", "pipe-1"))
+		_, err = s.OpenPromptOf(ctx, "pipe-1", "E1")
+		assert.ErrorIs(t, err, store.ErrNotFound, "an unposted prompt is not shown")
+		require.NoError(t, s.DropPrompt(ctx, "UNPOSTED"))
+
+		first := MustPost(t, s, question("FIRST", "pipe-1"))
+		got, err := s.OpenPromptOf(ctx, "pipe-1", "E1")
+		require.NoError(t, err)
+		assert.Equal(t, first, got)
+
+		later := question("LATER", "pipe-1")
+		later.ApprovalTask, later.AskedAt = "gate-2", t0.Add(time.Hour)
+		posted := MustPost(t, s, later)
+		MustPost(t, s, of(question("OTHER", "pipe-1"), "E2")) // supersedes FIRST, not LATER (another gate)
+		got, err = s.OpenPromptOf(ctx, "pipe-1", "E1")
+		require.NoError(t, err)
+		assert.Equal(t, posted, got, "the newest undecided prompt of the execution, at any gate")
+
+		MustUpdate(t, s, "LATER", func(p *release.Prompt) { p.Close(release.Closed, "gone", t0, 0) })
+		_, err = s.OpenPromptOf(ctx, "pipe-1", "E1")
+		assert.ErrorIs(t, err, store.ErrNotFound, "all of E1's prompts are closed or superseded")
+		_, err = s.OpenPromptOf(ctx, "pipe-2", "E2")
+		assert.ErrorIs(t, err, store.ErrNotFound, "another release task's execution of the same ID")
 	})
 }
 
@@ -230,13 +374,15 @@ func TestOpenPromptWithTakenIDFails(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		s, _ := MustNew(t, driver)
 		MustOpenPrompt(t, s, question("P1", "pipe-1"))
-		_, err := s.Decided(context.Background(), "P1", release.Agree, "U1", t0, &api.Execution{ID: "E1", Status: release.StatusReleasing})
-		require.NoError(t, err)
+		MustClaim(t, s, "P1", "U1", release.Agree, t0)
+		MustUpdate(t, s, "P1", func(p *release.Prompt) { p.Decide(release.Agree, t0, release.StatusReleasing) })
 
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, _, err = s.OpenPrompt(ctx, question("P1", "pipe-1"))
+		_, created, _, err := s.OpenPrompt(ctx, question("P1", "pipe-1"))
 		require.Error(t, err, "OpenPrompt with a decided prompt's ID")
+		assert.False(t, created)
 		assert.NotErrorIs(t, err, context.DeadlineExceeded, "OpenPrompt should fail at once, not spin until ctx ends")
+		assert.Equal(t, release.Agree, MustGet(t, s, "P1").Decision, "the decided prompt is untouched")
 	})
 }
