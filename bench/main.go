@@ -46,7 +46,7 @@ var (
 	flagOnly     = flag.String("only", "", "run only these scenarios, comma-separated: idle,paced,b2b,e2e,follow (the table then shows only what ran)")
 	flagEnv      = flag.String("env", "", "extra environment for both bots, K=V,K=V (for experiments, e.g. GOGC=200)")
 	flagKeep     = flag.Bool("keep", false, "keep the temporary directory (binaries, databases, child logs)")
-	flagPerf     = flag.String("perf", "", "record each bot during paced bursts and end-to-end runs (with -soak: releasebot during the last window) with `perf record -g` into this `dir` (needs Linux perf)")
+	flagPerf     = flag.String("perf", "", "record each bot during paced bursts, end-to-end and polling runs (with -soak: releasebot during the last window) with `perf record -g` into this `dir` (needs Linux perf)")
 )
 
 func main() {
@@ -218,7 +218,8 @@ type followRun struct {
 	listsPerInterval float64
 	listWindow       string
 	records          int
-	followedSeen     string // what releasebot_followed_executions says
+	followedSeen     string        // what releasebot_followed_executions says
+	cpuPerInterval   time.Duration // the bot's CPU time per poll interval, idle otherwise
 }
 
 // scenario reports whether -only lets name run.
@@ -644,7 +645,15 @@ func (b *bench) following(ctx context.Context, n int) (followRun, error) {
 	}
 	first := w.up.listTimes()[0]
 	end := first.Add(intervals*time.Second + 500*time.Millisecond)
-	if err := settle(ctx, time.Until(end)); err != nil {
+	stopPerf, err := b.perf(w.c, fmt.Sprintf("follow-%d", n))
+	if err != nil {
+		return followRun{}, err
+	}
+	cpu0, _ := w.c.cpuTime()
+	err = settle(ctx, time.Until(end))
+	cpu1, _ := w.c.cpuTime()
+	stopPerf()
+	if err != nil {
 		return followRun{}, err
 	}
 	lists := 0
@@ -659,6 +668,7 @@ func (b *bench) following(ctx context.Context, n int) (followRun, error) {
 		listWindow:       fmt.Sprintf("%d lists in %d intervals", lists, intervals),
 		records:          w.up.counted("records"),
 		followedSeen:     followedGauge(ctx, w.httpAddr),
+		cpuPerInterval:   (cpu1 - cpu0) / intervals,
 	}, nil
 }
 

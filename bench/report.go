@@ -87,7 +87,8 @@ func (r *results) print(out io.Writer) bool {
 		rows = append(rows,
 			row{fmt.Sprintf("list requests per poll interval, %s followed", count(f.n)), "1 for any N",
 				fmt.Sprintf("%.2f", f.listsPerInterval), "",
-				verdict(f.listsPerInterval == 1, f.listWindow+"; gauge: "+f.followedSeen+" followed")},
+				verdict(f.listsPerInterval == 1, fmt.Sprintf("%s; gauge: %s followed; bot CPU %s per interval",
+					f.listWindow, f.followedSeen, ms(f.cpuPerInterval)))},
 			row{fmt.Sprintf("records requests, %s followed, no status moves", count(f.n)), "0", fmt.Sprint(f.records), "",
 				verdict(f.records == 0, "")},
 		)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ var (
 	flagSoak   = flag.Duration("soak", 0, "instead of the table: run releasebot for this `long` (e.g. 10m) under steady mixed commands and report per window")
 	flagRate   = flag.Float64("rate", 100, "soak: slash commands per second (one in five a start)")
 	flagWindow = flag.Duration("window", 30*time.Second, "soak: length of a reporting window")
+	flagAcks   = flag.String("acks", "", "soak: also write every command's ack latency to this CSV `file` (seconds since the start, latency in ms, command), to look for patterns such as poll intervals")
 )
 
 // soakMix is the command cycle of a soak: one in five a start, so that
@@ -123,8 +125,20 @@ func (b *bench) soak(ctx context.Context, out io.Writer) (bool, error) {
 	// timestamps, not from when it is read), so at a marker every ack of
 	// that window is in.
 	type item struct {
-		env    *fakeslack.Envelope
-		window int // a marker when env is nil
+		env     *fakeslack.Envelope
+		command string
+		window  int // a marker when env is nil
+	}
+	var acksCSV *bufio.Writer
+	if *flagAcks != "" {
+		f, err := os.Create(*flagAcks)
+		if err != nil {
+			return false, err
+		}
+		defer f.Close()
+		acksCSV = bufio.NewWriter(f)
+		defer acksCSV.Flush()
+		fmt.Fprintln(acksCSV, "sent_s,ack_ms,command")
 	}
 	items := make(chan item, 1<<16)
 	windows := make([]soakWindow, n)
@@ -143,6 +157,10 @@ func (b *bench) soak(ctx context.Context, out io.Writer) (bool, error) {
 				switch {
 				case err == nil:
 					cur.acks = append(cur.acks, a.At.Sub(it.env.SentAt))
+					if acksCSV != nil {
+						fmt.Fprintf(acksCSV, "%.3f,%.3f,%s\n", it.env.SentAt.Sub(start).Seconds(),
+							float64(a.At.Sub(it.env.SentAt))/float64(time.Millisecond), strings.Fields(it.command)[0])
+					}
 				case ctx.Err() != nil:
 					collected <- context.Cause(ctx)
 					return
@@ -210,13 +228,14 @@ send:
 					break send
 				}
 			}
-			e, err := w.fs.SendSlashCommand(ctx, fakeslack.SlashCommand{Text: soakMix[sent%len(soakMix)]})
+			command := soakMix[sent%len(soakMix)]
+			e, err := w.fs.SendSlashCommand(ctx, fakeslack.SlashCommand{Text: command})
 			if err != nil {
 				sendErr = err
 				break send
 			}
 			sent++
-			if !put(item{env: e}) {
+			if !put(item{env: e, command: command}) {
 				sendErr = context.Cause(ctx)
 				break send
 			}
