@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
 
+	"github.com/releasebot/releasebot/bench/baseline"
 	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/internal/fakeslack"
 	"github.com/releasebot/releasebot/store/storetest"
@@ -82,4 +86,55 @@ func BenchmarkCommandEndToEnd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+}
+
+// transportDiff names the exported fields of http.Transport in which a and b
+// differ. Funcs are compared by code pointer: clones of one transport share
+// theirs and another func shows, but two method values of one method (two
+// net.Dialers' DialContext) look alike, whatever their receivers hold.
+func transportDiff(a, b *http.Transport) []string {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	var diff []string
+	for i := range va.NumField() {
+		f := va.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		fa, fb := va.Field(i), vb.Field(i)
+		same := false
+		if f.Type.Kind() == reflect.Func {
+			same = fa.IsNil() == fb.IsNil() && (fa.IsNil() || fa.Pointer() == fb.Pointer())
+		} else {
+			same = reflect.DeepEqual(fa.Interface(), fb.Interface())
+		}
+		if !same {
+			diff = append(diff, f.Name)
+		}
+	}
+	return diff
+}
+
+// The benchmark's baseline must be tuned as releasebot is (issue 17): its
+// transport must not drift from run.go's newTransport.
+func TestBaselineTransportMatchesReleasebot(t *testing.T) {
+	goDefault := http.DefaultTransport.(*http.Transport).Clone()
+	fewerIdle := baseline.NewTransport()
+	fewerIdle.MaxIdleConnsPerHost = 2
+	otherDialer := baseline.NewTransport()
+	otherDialer.DialContext = func(context.Context, string, string) (net.Conn, error) { return nil, net.ErrClosed }
+	tests := []struct {
+		name string
+		a, b *http.Transport
+		want []string
+	}{
+		{"releasebot and the minimal bot", newTransport(), baseline.NewTransport(), nil},
+		{"Go's default is not releasebot's", goDefault, newTransport(), []string{"MaxIdleConns", "MaxIdleConnsPerHost"}},
+		{"idle connections per host differ", fewerIdle, newTransport(), []string{"MaxIdleConnsPerHost"}},
+		{"dialers differ", otherDialer, newTransport(), []string{"DialContext"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, transportDiff(tt.a, tt.b))
+		})
+	}
 }

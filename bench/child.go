@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // build compiles the real bot and the minimal bot into dir.
@@ -130,6 +131,29 @@ func (c *child) cpu() (int64, error) {
 		return 0, err
 	}
 	return parseStatCPU(data)
+}
+
+// cpuTime is the CPU time the child's threads have run so far, from
+// /proc/<pid>/task/*/schedstat (nanoseconds, unlike stat's 10 ms ticks).
+func (c *child) cpuTime() (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", c.cmd.Process.Pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no schedstat for %d", c.cmd.Process.Pid)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			continue
+		}
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		total += time.Duration(ns)
+	}
+	return total, nil
 }
 
 // parseStatCPU reads utime+stime from a /proc/<pid>/stat line.

@@ -4,6 +4,7 @@
 // fake ServiceStage, and prints one table. Run it from the repository root:
 //
 //	go run ./bench
+//	go run ./bench -soak 10m   # steady mixed commands, one line per 30 s window
 //
 // It exits with status 1 when a bar is not met, 2 when it cannot measure.
 package main
@@ -42,11 +43,11 @@ var (
 	flagN        = flag.Int("n", 1000, "slash commands per ack-latency burst, and operations in flight")
 	flagE2E      = flag.Int("e2e", 2000, "slash commands in the end-to-end throughput run")
 	flagFollowed = flag.String("followed", "1,1000", "executions followed in the polling runs, one run per comma-separated count")
-	flagRounds   = flag.Int("rounds", 3, "alternating runs of releasebot and the minimal bot per comparison (the median is kept)")
+	flagRounds   = flag.Int("rounds", 3, "pairs of runs (releasebot and the minimal bot back to back, which goes first alternating) per comparison; a ratio is the median of the pairs'")
 	flagOnly     = flag.String("only", "", "run only these scenarios, comma-separated: idle,paced,b2b,e2e,follow (the table then shows only what ran)")
 	flagEnv      = flag.String("env", "", "extra environment for both bots, K=V,K=V (for experiments, e.g. GOGC=200)")
 	flagKeep     = flag.Bool("keep", false, "keep the temporary directory (binaries, databases, child logs)")
-	flagPerf     = flag.String("perf", "", "record each bot during paced bursts and end-to-end runs with `perf record -g` into this `dir` (needs Linux perf)")
+	flagPerf     = flag.String("perf", "", "record each bot during paced bursts, end-to-end and polling runs (with -soak: releasebot during the last window) with `perf record -g` into this `dir` (needs Linux perf)")
 )
 
 func main() {
@@ -83,6 +84,17 @@ func mainErr(ctx context.Context) int {
 		return 2
 	}
 	b := &bench{dir: dir, bins: map[string]string{releasebot: botBin, minimal: minBin}}
+	if *flagSoak > 0 {
+		ok, err := b.soak(ctx, os.Stdout)
+		switch {
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "bench: soak:", err)
+			return 2
+		case !ok:
+			return 1
+		}
+		return 0
+	}
 	r, err := b.all(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -207,7 +219,8 @@ type followRun struct {
 	listsPerInterval float64
 	listWindow       string
 	records          int
-	followedSeen     string // what releasebot_followed_executions says
+	followedSeen     string        // what releasebot_followed_executions says
+	cpuPerInterval   time.Duration // the bot's CPU time per poll interval, idle otherwise
 }
 
 // scenario reports whether -only lets name run.
@@ -222,6 +235,9 @@ func (b *bench) all(ctx context.Context) (*results, error) {
 				return nil, fmt.Errorf("-only: unknown scenario %q (idle, paced, b2b, e2e, follow)", name)
 			}
 		}
+	}
+	if *flagRounds < 3 && (scenario("b2b") || scenario("e2e")) {
+		progress("-rounds %d: the §7 ratios are meant as the median of at least 3 pairs", *flagRounds)
 	}
 	r := &results{idle: map[string]memory{}, paced: map[string][]pacedRun{}, b2b: map[string][]latencies{}, e2e: map[string][]throughput{}}
 	order := alternate(*flagRounds)
@@ -630,7 +646,15 @@ func (b *bench) following(ctx context.Context, n int) (followRun, error) {
 	}
 	first := w.up.listTimes()[0]
 	end := first.Add(intervals*time.Second + 500*time.Millisecond)
-	if err := settle(ctx, time.Until(end)); err != nil {
+	stopPerf, err := b.perf(w.c, fmt.Sprintf("follow-%d", n))
+	if err != nil {
+		return followRun{}, err
+	}
+	cpu0, _ := w.c.cpuTime()
+	err = settle(ctx, time.Until(end))
+	cpu1, _ := w.c.cpuTime()
+	stopPerf()
+	if err != nil {
 		return followRun{}, err
 	}
 	lists := 0
@@ -645,6 +669,7 @@ func (b *bench) following(ctx context.Context, n int) (followRun, error) {
 		listWindow:       fmt.Sprintf("%d lists in %d intervals", lists, intervals),
 		records:          w.up.counted("records"),
 		followedSeen:     followedGauge(ctx, w.httpAddr),
+		cpuPerInterval:   (cpu1 - cpu0) / intervals,
 	}, nil
 }
 

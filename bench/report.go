@@ -41,21 +41,22 @@ func (r *results) print(out io.Writer) bool {
 	if bb, bm := r.b2b[releasebot], r.b2b[minimal]; len(bb) > 0 && len(bm) > 0 {
 		what := fmt.Sprintf("%s back to back, upstream 2 s", count(n))
 		botP99, minP99 := medianDur(bb, 0.99), medianDur(bm, 0.99)
-		ratio := float64(botP99) / float64(minP99)
+		ratio := median(pairRatios(p99s(bb), p99s(bm)))
 		rows = append(rows,
 			row{"ack latency p50, " + what, "", ms(medianDur(bb, 0.5)), ms(medianDur(bm, 0.5)), ""},
-			row{"ack latency p99, " + what, "≤ 1.5× minimal bot", ms(botP99), ms(minP99), verdict(ratio <= 1.5, fmt.Sprintf("%.2f×", ratio))},
+			row{"ack latency p99, " + what, "≤ 1.5× minimal bot", ms(botP99), ms(minP99),
+				verdict(ratio <= 1.5, fmt.Sprintf("%.2f×, median of %s", ratio, pairsOf(bb, bm)))},
 			row{"ack latency max, " + what, "", ms(medianDur(bb, 1)), ms(medianDur(bm, 1)), ""},
 		)
 	}
 	if eb, em := r.e2e[releasebot], r.e2e[minimal]; len(eb) > 0 && len(em) > 0 {
 		botRate, minRate := medianRate(eb), medianRate(em)
-		ratio := botRate / minRate
+		ratio := median(pairRatios(rates(eb), rates(em)))
 		errs := 0
 		for _, t := range append(slices.Clone(eb), em...) {
 			errs += t.errors
 		}
-		detail := fmt.Sprintf("%.2f× minimal", ratio)
+		detail := fmt.Sprintf("%.2f× minimal, median of %s", ratio, pairsOf(eb, em))
 		if errs > 0 {
 			detail += fmt.Sprintf(", %d error replies", errs)
 		}
@@ -86,7 +87,8 @@ func (r *results) print(out io.Writer) bool {
 		rows = append(rows,
 			row{fmt.Sprintf("list requests per poll interval, %s followed", count(f.n)), "1 for any N",
 				fmt.Sprintf("%.2f", f.listsPerInterval), "",
-				verdict(f.listsPerInterval == 1, f.listWindow+"; gauge: "+f.followedSeen+" followed")},
+				verdict(f.listsPerInterval == 1, fmt.Sprintf("%s; gauge: %s followed; bot CPU %s per interval",
+					f.listWindow, f.followedSeen, ms(f.cpuPerInterval)))},
 			row{fmt.Sprintf("records requests, %s followed, no status moves", count(f.n)), "0", fmt.Sprint(f.records), "",
 				verdict(f.records == 0, "")},
 		)
@@ -104,10 +106,19 @@ A releasebot "/release start bench-task" makes 2 upstream calls (a list of relea
 then the start action; the list is shared by commands within 2 s), 1 SQLite commit and a chat.postMessage with blocks; the minimal bot makes 1 upstream
 call (the action) and posts plain text. "Upstream 2 s" delays every upstream answer, so a releasebot start
 spends 4 s upstream. Ack latency runs from the fake Slack writing the envelope to it reading the ack. Latency,
-throughput and in-flight memory are the median (memory: the largest) of %d alternating run(s) per bot, each a
-fresh process (GOMAXPROCS=2) with a fresh fake Slack, fake upstream and SQLite database, on the same machine
-as this process, which plays Slack and ServiceStage.
+throughput and in-flight memory are the median (memory: the largest) of %d run(s) per bot, each a fresh
+process (GOMAXPROCS=2) with a fresh fake Slack, fake upstream and SQLite database, on the same machine as this
+process, which plays Slack and ServiceStage. The runs come in pairs, one of each bot back to back (which goes
+first alternates), so that machine noise hits both; a ratio is the median of the pairs' ratios.
 `, max(*flagRounds, 1))
+	if bb, bm := r.b2b[releasebot], r.b2b[minimal]; len(bb) > 0 && len(bm) > 0 {
+		fmt.Fprintln(out, "back-to-back ack p99 pairs, releasebot / minimal bot: "+
+			describePairs(p99s(bb), p99s(bm), func(v float64) string { return ms(time.Duration(v)) }))
+	}
+	if eb, em := r.e2e[releasebot], r.e2e[minimal]; len(eb) > 0 && len(em) > 0 {
+		fmt.Fprintln(out, "end-to-end commands/s pairs, releasebot / minimal bot: "+
+			describePairs(rates(eb), rates(em), func(v float64) string { return fmt.Sprintf("%.0f/s", v) }))
+	}
 	for _, which := range []string{releasebot, minimal} {
 		var lines []string
 		if ps := r.paced[which]; len(ps) > 0 {
@@ -173,12 +184,56 @@ func medianAck(runs []pacedRun, p float64) time.Duration {
 	return medianDur(ls, p)
 }
 
-func medianRate(runs []throughput) float64 {
+func medianRate(runs []throughput) float64 { return median(rates(runs)) }
+
+func rates(runs []throughput) []float64 {
 	var v []float64
 	for _, t := range runs {
 		v = append(v, t.perSecond)
 	}
-	return median(v)
+	return v
+}
+
+func p99s(runs []latencies) []float64 {
+	var v []float64
+	for _, l := range runs {
+		v = append(v, float64(l.pct(0.99)))
+	}
+	return v
+}
+
+// pairRatios divides each releasebot figure by the minimal bot's of the same
+// round: the two runs of a round ran back to back.
+func pairRatios(bot, base []float64) []float64 {
+	var v []float64
+	for i := range min(len(bot), len(base)) {
+		if base[i] > 0 {
+			v = append(v, bot[i]/base[i])
+		}
+	}
+	return v
+}
+
+// pairsOf says how many pairs a ratio is the median of.
+func pairsOf[T any](bot, base []T) string {
+	if n := min(len(bot), len(base)); n != 1 {
+		return fmt.Sprintf("%d pairs", n)
+	}
+	return "1 pair"
+}
+
+// describePairs lists each round's pair and ratio, then the median ratio.
+func describePairs(bot, base []float64, format func(float64) string) string {
+	ratios := pairRatios(bot, base)
+	var s []string
+	for i := range min(len(bot), len(base)) {
+		first := "releasebot first"
+		if alternate(len(bot))[2*i] == minimal {
+			first = "minimal bot first"
+		}
+		s = append(s, fmt.Sprintf("%s / %s = %.2f× (%s)", format(bot[i]), format(base[i]), bot[i]/base[i], first))
+	}
+	return fmt.Sprintf("%s; median %.2f×", strings.Join(s, ", "), median(ratios))
 }
 
 func median(v []float64) float64 {

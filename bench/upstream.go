@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -139,6 +140,13 @@ func (u *upstream) counted(kind string) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.counts[kind]
+}
+
+// countsCopy returns how many requests of each kind arrived so far.
+func (u *upstream) countsCopy() map[string]int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return maps.Clone(u.counts)
 }
 
 // listTimes returns when each list request arrived.

@@ -1,10 +1,12 @@
 // Command minimalbot is the benchmark's baseline: the least a slack-go Socket
 // Mode bot can do per slash command. It acknowledges at once, then, in a
 // goroutine, calls the upstream action once and posts one channel message.
-// It reads the same variables as releasebot, plus MINIMALBOT_PIPELINE_ID.
+// Its HTTP clients are tuned as releasebot's are (package baseline). It reads
+// the same variables as releasebot, plus MINIMALBOT_PIPELINE_ID.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,13 +14,17 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/releasebot/releasebot/bench/baseline"
 )
 
 func main() {
 	api := slack.New(os.Getenv("SLACK_BOT_TOKEN"),
 		slack.OptionAppLevelToken(os.Getenv("SLACK_APP_TOKEN")),
-		slack.OptionAPIURL(os.Getenv("SLACK_API_URL")))
+		slack.OptionAPIURL(os.Getenv("SLACK_API_URL")),
+		slack.OptionHTTPClient(baseline.SlackClient()))
 	client := socketmode.New(api)
+	upstream := baseline.UpstreamClient()
 	actionURL := fmt.Sprintf("%s/v3/%s/pipeline/pipelines/%s/action?action_id=start",
 		os.Getenv("SERVICESTAGE_ENDPOINT"), os.Getenv("HUAWEICLOUD_PROJECT_ID"), os.Getenv("MINIMALBOT_PIPELINE_ID"))
 	token := os.Getenv("HUAWEICLOUD_AUTH_TOKEN")
@@ -32,7 +38,7 @@ func main() {
 			client.Ack(*evt.Request)
 			go func() {
 				text := "started: " + cmd.Text
-				if err := start(actionURL, token); err != nil {
+				if err := start(upstream, actionURL, token); err != nil {
 					text = "failed: " + err.Error()
 				}
 				if _, _, err := api.PostMessage(cmd.ChannelID, slack.MsgOptionText(text, false)); err != nil {
@@ -48,14 +54,16 @@ func main() {
 }
 
 // start sends the upstream action once and reads the answer.
-func start(url, token string) error {
-	req, err := http.NewRequest(http.MethodPost, url, http.NoBody)
+func start(c *http.Client, url, token string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), baseline.UpstreamTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, http.NoBody)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Auth-Token", token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,36 @@
+// Package baseline holds the HTTP settings of the benchmark's minimal bot,
+// which must be releasebot's own so that the baseline is tuned as the bot is.
+//
+// releasebot builds its transports in package main (run.go's newTransport),
+// which nothing can import; the root bench_test.go compares the two field by
+// field and fails when they diverge.
+package baseline
+
+import (
+	"net/http"
+	"time"
+)
+
+// UpstreamTimeout bounds each upstream call, as api.Client's default does.
+const UpstreamTimeout = 30 * time.Second
+
+// NewTransport returns a transport like releasebot's: Go's default, keeping
+// 128 idle connections (in all and per host) instead of two per host.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 128
+	return t
+}
+
+// SlackClient is the HTTP client releasebot gives slack-go: a transport of
+// its own and a 30 s bound per call.
+func SlackClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: NewTransport()}
+}
+
+// UpstreamClient is the HTTP client releasebot gives its ServiceStage
+// client: a transport of its own and no client-wide timeout; the caller
+// bounds each call with its context, as api.Client does (30 s per attempt).
+func UpstreamClient() *http.Client {
+	return &http.Client{Transport: NewTransport()}
+}
