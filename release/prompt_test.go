@@ -207,7 +207,7 @@ func TestPromptArrows(t *testing.T) {
 			name: "open to superseded: a newer execution waits", from: release.StateOpen, to: release.StateSuperseded,
 			given: open(agree("U1", "")), step: func(p *release.Prompt) any { return p.Supersede("E2", t1) }, wantReport: true,
 			want: with(open(agree("U1", "")), func(p *release.Prompt) {
-				p.Decision, p.DecidedAt, p.LastError = release.Superseded, t1, "superseded by execution E2; nothing was sent"
+				p.Decision, p.DecidedAt, p.LastError = release.Superseded, t1, "superseded by execution E2"
 			}),
 		},
 		{
