@@ -219,7 +219,20 @@ var (
 
 // parse converts and validates e, the one path behind Load and FromLookup.
 func parse(e env) (Config, error) {
-	set := map[string]string{} // variable → value, for the checks that go by name
+	set := normalize(&e)
+	var p problems
+	c := p.settings(e)
+	p.upstreamUnlessSandbox(&c, e, set)
+	if err := p.err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// normalize trims and defaults every value of e in place, and returns the
+// values by variable name, for the checks that go by name.
+func normalize(e *env) map[string]string {
+	set := map[string]string{}
 	e.each(func(name, def string, v *string) {
 		// A password may begin or end with a space; any other value with one
 		// is a copy-paste slip (a token read from a file with its newline).
@@ -232,8 +245,12 @@ func parse(e env) (Config, error) {
 		}
 		set[name] = *v
 	})
+	return set
+}
 
-	var p problems
+// settings converts every variable but the upstream (ServiceStage and
+// Huawei Cloud) ones.
+func (p *problems) settings(e env) Config {
 	c := Config{
 		SlackBotToken:     p.token("SLACK_BOT_TOKEN", e.SlackBotToken, "xoxb-"),
 		SlackAppToken:     p.token("SLACK_APP_TOKEN", e.SlackAppToken, "xapp-"),
@@ -265,25 +282,27 @@ func parse(e env) (Config, error) {
 		c.SlackAPIURL = strings.TrimSuffix(u, "/") + "/"
 	}
 	c.DatabaseDriver, c.DatabaseDSN = p.database("RELEASEBOT_DATABASE_URL", e.DatabaseURL)
+	return c
+}
 
-	upstream := []string{
-		"SERVICESTAGE_ENDPOINT", "HUAWEICLOUD_PROJECT_ID", tokenVar, akVar, skVar,
-		"HUAWEICLOUD_IAM_ENDPOINT", "HUAWEICLOUD_IAM_USERNAME", passwordVar, "HUAWEICLOUD_IAM_DOMAIN",
-	}
-	if c.Sandbox {
-		for _, name := range upstream {
-			if set[name] != "" {
-				c.IgnoredUpstream = append(c.IgnoredUpstream, name)
-			}
-		}
-	} else {
+// upstreamVars are the variables that only a real ServiceStage needs.
+var upstreamVars = []string{
+	"SERVICESTAGE_ENDPOINT", "HUAWEICLOUD_PROJECT_ID", tokenVar, akVar, skVar,
+	"HUAWEICLOUD_IAM_ENDPOINT", "HUAWEICLOUD_IAM_USERNAME", passwordVar, "HUAWEICLOUD_IAM_DOMAIN",
+}
+
+// upstreamUnlessSandbox checks the upstream variables into c, or, in the
+// sandbox, lists those that are set and will be ignored.
+func (p *problems) upstreamUnlessSandbox(c *Config, e env, set map[string]string) {
+	if !c.Sandbox {
 		c.Upstream = p.upstream(e, set)
+		return
 	}
-
-	if err := p.err(); err != nil {
-		return Config{}, err
+	for _, name := range upstreamVars {
+		if set[name] != "" {
+			c.IgnoredUpstream = append(c.IgnoredUpstream, name)
+		}
 	}
-	return c, nil
 }
 
 func (p *problems) upstream(e env, set map[string]string) Upstream {
@@ -306,48 +325,23 @@ func (p *problems) upstream(e env, set map[string]string) Upstream {
 	return u
 }
 
+// authModes lists each authentication mode with the variables it needs.
+var authModes = []struct {
+	mode AuthMode
+	vars []string
+}{
+	{AuthToken, []string{tokenVar}},
+	{AuthAKSK, []string{akVar, skVar}},
+	{AuthIAM, []string{"HUAWEICLOUD_IAM_ENDPOINT", "HUAWEICLOUD_IAM_USERNAME", passwordVar, "HUAWEICLOUD_IAM_DOMAIN"}},
+}
+
 // auth finds the one authentication mode. A mode counts as chosen when any
 // of its variables is set, so a half-configured mode is reported as such
 // rather than as "no mode".
 func (p *problems) auth(e env, set map[string]string) Auth {
-	modes := []struct {
-		mode AuthMode
-		vars []string
-	}{
-		{AuthToken, []string{tokenVar}},
-		{AuthAKSK, []string{akVar, skVar}},
-		{AuthIAM, []string{"HUAWEICLOUD_IAM_ENDPOINT", "HUAWEICLOUD_IAM_USERNAME", passwordVar, "HUAWEICLOUD_IAM_DOMAIN"}},
-	}
-	var chosen []AuthMode
-	var given []string // every variable of every chosen mode that is set
-	for _, m := range modes {
-		var have, missing []string
-		for _, name := range m.vars {
-			if set[name] != "" {
-				have = append(have, name)
-			} else {
-				missing = append(missing, name)
-			}
-		}
-		if len(have) == 0 {
-			continue
-		}
-		chosen = append(chosen, m.mode)
-		given = append(given, have...)
-		for _, name := range missing {
-			p.add(name, fmt.Sprintf("%s is required when %s %s set", name, and(have), isAre(have)))
-		}
-	}
+	chosen, given := p.chosenAuthModes(set)
 	// Checked whatever else is wrong, so a bad URL is reported in the same round.
-	var iamEndpoint string
-	if e.IAMEndpoint != "" {
-		// SPEC §1 defines the endpoint as the base URL without /v3, but the
-		// console shows it with /v3; accept both rather than fail.
-		s := strings.TrimSuffix(strings.TrimRight(e.IAMEndpoint, "/"), "/v3")
-		if s, ok := p.httpURL("HUAWEICLOUD_IAM_ENDPOINT", s); ok {
-			iamEndpoint = strings.TrimRight(s, "/")
-		}
-	}
+	iamEndpoint := p.iamEndpoint(e.IAMEndpoint)
 	if len(chosen) == 0 {
 		p.add(tokenVar, "no Huawei Cloud credentials: set one of HUAWEICLOUD_AUTH_TOKEN, "+
 			"HUAWEICLOUD_SDK_AK+HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_IAM_ENDPOINT+USERNAME+PASSWORD+DOMAIN "+
@@ -371,6 +365,44 @@ func (p *problems) auth(e env, set map[string]string) Auth {
 		IAMPassword: Secret(e.IAMPassword),
 		IAMDomain:   e.IAMDomain,
 	}
+}
+
+// chosenAuthModes returns every mode with at least one variable set, and
+// those variables; it reports each missing variable of a chosen mode.
+func (p *problems) chosenAuthModes(set map[string]string) (chosen []AuthMode, given []string) {
+	for _, m := range authModes {
+		var have, missing []string
+		for _, name := range m.vars {
+			if set[name] != "" {
+				have = append(have, name)
+			} else {
+				missing = append(missing, name)
+			}
+		}
+		if len(have) == 0 {
+			continue
+		}
+		chosen = append(chosen, m.mode)
+		given = append(given, have...)
+		for _, name := range missing {
+			p.add(name, fmt.Sprintf("%s is required when %s %s set", name, and(have), isAre(have)))
+		}
+	}
+	return chosen, given
+}
+
+// iamEndpoint checks the IAM base URL v, "" when unset or invalid.
+func (p *problems) iamEndpoint(v string) string {
+	if v == "" {
+		return ""
+	}
+	// SPEC §1 defines the endpoint as the base URL without /v3, but the
+	// console shows it with /v3; accept both rather than fail.
+	s := strings.TrimSuffix(strings.TrimRight(v, "/"), "/v3")
+	if s, ok := p.httpURL("HUAWEICLOUD_IAM_ENDPOINT", s); ok {
+		return strings.TrimRight(s, "/")
+	}
+	return ""
 }
 
 // token checks a Slack token without ever echoing it.

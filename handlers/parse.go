@@ -50,61 +50,80 @@ func Parse(text string) (Request, error) {
 	if len(toks) == 0 {
 		return Request{Verb: VerbHelp}, nil
 	}
-	verb := strings.ToLower(toks[0].text())
-	args := toks[1:]
-	rest := func(n int) string {
-		if len(args) <= n {
-			return ""
-		}
-		return strings.TrimSpace(text[args[n].start:])
+	r := Request{Verb: strings.ToLower(toks[0].text())}
+	if err := r.parseArgs(toks[1:], text); err != nil {
+		return r, err
 	}
-	r := Request{Verb: verb}
-	switch verb {
+	if r.Task == "" && r.Verb != VerbAudit && r.Verb != VerbHelp && r.Verb != VerbList {
+		return r, usagef("The release task name is empty.")
+	}
+	return r, nil
+}
+
+// parseArgs fills r from the arguments that follow its verb in text.
+func (r *Request) parseArgs(args []token, text string) error {
+	switch r.Verb {
 	case VerbHelp, VerbList:
 		if len(args) > 0 {
-			return r, usagef("`%s` takes no arguments.", verb)
+			return usagef("`%s` takes no arguments.", r.Verb)
 		}
 	case VerbStatus, VerbStop, VerbContinue, VerbRetry, VerbRollback:
 		if len(args) != 1 {
-			return r, usagef("Usage: `/release %s <task>`.", verb)
+			return usagef("Usage: `/release %s <task>`.", r.Verb)
 		}
 		r.Task = args[0].text()
 	case VerbAudit:
 		if len(args) > 1 {
-			return r, usagef("Usage: `/release audit [<task>]`.")
+			return usagef("Usage: `/release audit [<task>]`.")
 		}
 		if len(args) == 1 {
 			r.Task = args[0].text()
 		}
 	case VerbStart:
-		if len(args) == 0 {
-			return r, usagef("Usage: `/release start <task> [<stage>:<task>[,<task>...]]...`.")
-		}
-		r.Task = args[0].text()
-		for _, a := range args[1:] {
-			sel, err := a.selection()
-			if err != nil {
-				return r, err
-			}
-			r.Selected = mergeSelection(r.Selected, sel)
-		}
-	case VerbApprove, VerbAsk:
-		if len(args) < 2 {
-			return r, usagef("Usage: `/release %s <task> <approval-task> [%s...]`.", verb, map[string]string{VerbApprove: "comment", VerbAsk: "note"}[verb])
-		}
-		r.Task, r.ApprovalTask, r.Text = args[0].text(), args[1].text(), rest(2)
-	case VerbRefuse:
-		if len(args) < 3 {
-			return r, usagef("Usage: `/release refuse <task> <approval-task> <reason...>`: a reason is required.")
-		}
-		r.Task, r.ApprovalTask, r.Text = args[0].text(), args[1].text(), rest(2)
+		return r.parseStart(args)
+	case VerbApprove, VerbAsk, VerbRefuse:
+		return r.parseApproval(args, text)
 	default:
-		return r, usagef("Unknown command %s. Try `/release help`.", code(clip(verb, 40)))
+		return usagef("Unknown command %s. Try `/release help`.", code(clip(r.Verb, 40)))
 	}
-	if r.Task == "" && verb != VerbAudit && verb != VerbHelp && verb != VerbList {
-		return r, usagef("The release task name is empty.")
+	return nil
+}
+
+// parseStart reads a task and the optional stage:task selections to run.
+func (r *Request) parseStart(args []token) error {
+	if len(args) == 0 {
+		return usagef("Usage: `/release start <task> [<stage>:<task>[,<task>...]]...`.")
 	}
-	return r, nil
+	r.Task = args[0].text()
+	for _, a := range args[1:] {
+		sel, err := a.selection()
+		if err != nil {
+			return err
+		}
+		r.Selected = mergeSelection(r.Selected, sel)
+	}
+	return nil
+}
+
+// parseApproval reads the task, the approval task and the rest of the line
+// of approve, ask and refuse; refuse's reason is required.
+func (r *Request) parseApproval(args []token, text string) error {
+	switch {
+	case r.Verb == VerbRefuse && len(args) < 3:
+		return usagef("Usage: `/release refuse <task> <approval-task> <reason...>`: a reason is required.")
+	case len(args) < 2:
+		return usagef("Usage: `/release %s <task> <approval-task> [%s...]`.", r.Verb, map[string]string{VerbApprove: "comment", VerbAsk: "note"}[r.Verb])
+	}
+	r.Task, r.ApprovalTask, r.Text = args[0].text(), args[1].text(), restOfLine(text, args, 2)
+	return nil
+}
+
+// restOfLine is text from args[n] on, verbatim but for surrounding space.
+func restOfLine(text string, args []token, n int) string {
+	if len(args) <= n {
+		return ""
+	}
+	return strings.TrimSpace(text[args[n].start:])
 }
 
 // mergeSelection adds sel, joining tasks of a stage named twice.

@@ -404,78 +404,121 @@ func (p *parser) freeze(n *yaml.Node) (freeze, bool) {
 		return freeze{}, false
 	}
 	f := freeze{loc: time.UTC, patterns: []string{"*"}}
+	name, nameOK := p.freezeName(n, fs)
 	what := "a freeze"
-	if kv, set := fs["name"]; !set {
-		p.add(n.Line, "a freeze needs a name")
-		ok = false
-	} else if s, sok := p.scalar(kv.value, "a freeze's name"); !sok || strings.TrimSpace(s) == "" {
-		if sok {
-			p.add(resolve(kv.value).Line, "a freeze's name is empty")
-		}
-		ok = false
-	} else {
-		f.name = s
-		what = "freeze " + quote(s)
+	if nameOK {
+		f.name = name
+		what = "freeze " + quote(name)
 	}
-
-	if kv, set := fs["reason"]; !set {
-		p.addf(n.Line, "%s needs a reason", what)
-		ok = false
-	} else if s, sok := p.scalar(kv.value, what+": reason"); !sok || strings.TrimSpace(s) == "" {
-		if sok {
-			p.addf(resolve(kv.value).Line, "%s: reason is empty", what)
-		}
-		ok = false
-	} else {
-		f.reason = strings.TrimSpace(s)
-	}
-
+	reason, reasonOK := p.freezeReason(n, fs, what)
+	f.reason = reason
+	ok = nameOK && reasonOK
 	if kv, set := fs["release_tasks"]; set {
-		items, lines, lok := p.list(kv.value, what+": release_tasks", `["payments-*", web]`)
-		ok = ok && lok
-		if lok && len(items) == 0 {
-			p.addf(resolve(kv.value).Line, "%s: release_tasks is empty; leave it out to freeze every release task", what)
-			ok = false
-		}
-		f.patterns = nil
-		for i, it := range items {
-			if !p.pattern(it, lines[i], what+": release task "+quote(it)) {
-				ok = false
-			}
-			f.patterns = append(f.patterns, strings.ToLower(it))
-		}
+		var patternsOK bool
+		f.patterns, patternsOK = p.freezePatterns(kv, what)
+		ok = ok && patternsOK
 	}
-
 	if kv, set := fs["timezone"]; set {
-		if s, sok := p.scalar(kv.value, what+": timezone"); !sok {
-			ok = false
-		} else if loc, err := loadZone(s); err != nil {
-			p.addf(resolve(kv.value).Line, "%s: %v", what, err)
-			ok = false
-		} else {
+		if loc, zoneOK := p.freezeZone(kv, what); zoneOK {
 			f.loc = loc
+		} else {
+			ok = false
 		}
 	}
+	return f, p.freezeWindow(&f, fs, n.Line, what) && ok
+}
 
+// freezeName reads a freeze's required, non-empty name.
+func (p *parser) freezeName(n *yaml.Node, fs map[string]pair) (string, bool) {
+	kv, set := fs["name"]
+	if !set {
+		p.add(n.Line, "a freeze needs a name")
+		return "", false
+	}
+	s, ok := p.scalar(kv.value, "a freeze's name")
+	if !ok {
+		return "", false
+	}
+	if strings.TrimSpace(s) == "" {
+		p.add(resolve(kv.value).Line, "a freeze's name is empty")
+		return "", false
+	}
+	return s, true
+}
+
+// freezeReason reads a freeze's required, non-empty reason, trimmed.
+func (p *parser) freezeReason(n *yaml.Node, fs map[string]pair, what string) (string, bool) {
+	kv, set := fs["reason"]
+	if !set {
+		p.addf(n.Line, "%s needs a reason", what)
+		return "", false
+	}
+	s, ok := p.scalar(kv.value, what+": reason")
+	if !ok {
+		return "", false
+	}
+	if strings.TrimSpace(s) == "" {
+		p.addf(resolve(kv.value).Line, "%s: reason is empty", what)
+		return "", false
+	}
+	return strings.TrimSpace(s), true
+}
+
+// freezePatterns reads the release task patterns a freeze applies to, in
+// lower case; an empty list is refused, as it would freeze nothing.
+func (p *parser) freezePatterns(kv pair, what string) ([]string, bool) {
+	items, lines, ok := p.list(kv.value, what+": release_tasks", `["payments-*", web]`)
+	if ok && len(items) == 0 {
+		p.addf(resolve(kv.value).Line, "%s: release_tasks is empty; leave it out to freeze every release task", what)
+		ok = false
+	}
+	var patterns []string
+	for i, it := range items {
+		if !p.pattern(it, lines[i], what+": release task "+quote(it)) {
+			ok = false
+		}
+		patterns = append(patterns, strings.ToLower(it))
+	}
+	return patterns, ok
+}
+
+// freezeZone reads the time zone a freeze's times are in.
+func (p *parser) freezeZone(kv pair, what string) (*time.Location, bool) {
+	s, ok := p.scalar(kv.value, what+": timezone")
+	if !ok {
+		return nil, false
+	}
+	loc, err := loadZone(s)
+	if err != nil {
+		p.addf(resolve(kv.value).Line, "%s: %v", what, err)
+		return nil, false
+	}
+	return loc, true
+}
+
+// freezeWindow reads when a freeze holds: either cron with duration, or
+// from and to, never both.
+func (p *parser) freezeWindow(f *freeze, fs map[string]pair, line int, what string) bool {
 	_, hasCron := fs["cron"]
 	_, hasDur := fs["duration"]
 	_, hasFrom := fs["from"]
 	_, hasTo := fs["to"]
 	switch {
 	case hasCron && (hasFrom || hasTo):
-		p.addf(n.Line, "%s has both cron and from/to; give one", what)
-		return f, false
+		p.addf(line, "%s has both cron and from/to; give one", what)
+		return false
 	case !hasCron && !hasFrom && !hasTo:
-		p.addf(n.Line, "%s needs cron with duration, or from and to", what)
-		return f, false
+		p.addf(line, "%s needs cron with duration, or from and to", what)
+		return false
 	case hasCron:
-		return f, p.cronFreeze(&f, fs, hasDur, n.Line, what) && ok
+		return p.cronFreeze(f, fs, hasDur, line, what)
 	}
+	ok := true
 	if hasDur {
 		p.addf(fs["duration"].line, "%s: duration goes with cron; a from/to freeze ends at to", what)
 		ok = false
 	}
-	return f, p.fromTo(&f, fs, hasFrom, hasTo, n.Line, what) && ok
+	return p.fromTo(f, fs, hasFrom, hasTo, line, what) && ok
 }
 
 func loadZone(name string) (*time.Location, error) {
