@@ -106,7 +106,7 @@ func TestExecutionsInARow(t *testing.T) {
 		require.Len(t, superseded, 1)
 		assert.Equal(t, "P1", superseded[0].ID)
 		assert.Equal(t, release.Superseded, superseded[0].Decision)
-		assert.Equal(t, "superseded by execution E2; nothing was sent", superseded[0].LastError)
+		assert.Equal(t, "superseded by execution E2", superseded[0].LastError)
 		assert.Equal(t, superseded[0], MustGet(t, s, "P1"), "the superseded prompt as returned and as stored")
 		assert.Empty(t, p2.Votes, "E2's prompt starts without E1's votes")
 
@@ -167,7 +167,7 @@ func TestOpenPromptSupersedesOnlyOpenPrompts(t *testing.T) {
 		p := superseded[0]
 		assert.Equal(t, "OLDER", p.ID)
 		assert.Equal(t, release.StateSuperseded, p.State())
-		assert.Equal(t, "superseded by execution E5; nothing was sent", p.LastError)
+		assert.Equal(t, "superseded by execution E5", p.LastError)
 		assert.Equal(t, ms(newer.AskedAt), p.DecidedAt, "superseded when the newer prompt was asked")
 		assert.Equal(t, p, MustGet(t, s, "OLDER"), "the superseded prompt as returned and as stored")
 
