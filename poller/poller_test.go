@@ -24,6 +24,7 @@ type countingReleases struct {
 	tasks   []api.ReleaseTask
 	records map[string][]api.Record
 	listErr error
+	readErr map[string]error // a release task whose records cannot be read
 	lists   int
 	reads   int
 }
@@ -43,6 +44,9 @@ func (c *countingReleases) ListRecords(_ context.Context, id string) ([]api.Reco
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads++
+	if err := c.readErr[id]; err != nil {
+		return nil, err
+	}
 	return c.records[id], nil
 }
 
@@ -217,4 +221,30 @@ func followSetup(t *testing.T) (context.Context, *store.Store, time.Time) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
 	return context.Background(), db, time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+}
+
+func TestOneReleaseTaskWhoseReadsFailDelaysOnlyItself(t *testing.T) {
+	ctx, db, now := followSetup(t)
+	for _, id := range []string{"broken", "fine"} {
+		require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: id, ExecutionID: "1", TaskName: id, Channel: "C1", TS: "1.1",
+			Status: release.StatusReleasing, CreatedAt: now}))
+	}
+	rel := &countingReleases{
+		tasks:   []api.ReleaseTask{{ID: "broken", Status: release.StatusReleased}, {ID: "fine", Status: release.StatusReleased}},
+		records: map[string][]api.Record{"fine": {{ID: "1", Status: release.StatusReleased}}},
+		readErr: map[string]error{"broken": &api.Error{StatusCode: 403, Code: "SVCSTG.403"}},
+	}
+	rep := &countingReporter{}
+	rt := newPoller(db, rel, rep, "a", &now)
+	require.NoError(t, rt.Poll(ctx), "one release task's 403 is not the poll's failure")
+	assert.Equal(t, 1, rep.posts, "the other release task's execution finished and was replied to")
+	active, err := db.Active(ctx)
+	require.NoError(t, err)
+	require.Len(t, active, 1)
+	assert.Equal(t, "broken", active[0].PipelineID, "still followed, tried again next poll")
+
+	delete(rel.readErr, "broken")
+	rel.records["broken"] = []api.Record{{ID: "1", Status: release.StatusReleased}}
+	require.NoError(t, rt.Poll(ctx))
+	assert.Equal(t, 2, rep.posts, "it catches up once its records can be read")
 }
