@@ -151,8 +151,19 @@ func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome
 	if err := p.CheckVote(a.UserID, release.Refuse, true); err != nil {
 		return promptError(err, a.UserID)
 	}
+	ap.knowMessage(ctx, &p, a.ChannelID, a.MessageTS)
 	out.entry.Outcome = "reason asked"
 	return ap.slack.OpenModal(ctx, a.TriggerID, renderRefuseModal(&p))
+}
+
+// knowMessage records the prompt's message from a click on it, when the
+// poster has not recorded it yet: the modal's submission, which comes
+// later, carries no message.
+func (ap *approvals) knowMessage(ctx context.Context, p *release.Prompt, channel, ts string) {
+	if p.TS == "" && ts != "" && channel == p.Channel {
+		p.TS = ts
+		_ = ap.prompts.SetPromptMessage(ctx, p.ID, p.Channel, ts, p.ThreadTS)
+	}
 }
 
 // refuseSubmit handles the submitted reason of a refusal.
