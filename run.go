@@ -18,6 +18,7 @@ import (
 	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/handlers"
 	"github.com/releasebot/releasebot/poller"
+	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/sandbox"
 	"github.com/releasebot/releasebot/store"
 )
@@ -51,6 +52,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	poll := poller.New(poller.Config{
 		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Metrics: m,
 		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: handlers.ClaimHold(cfg.CallTimeout),
+		Schedule: release.Schedule{Every: cfg.ApprovalRemind, Reminders: cfg.ApprovalReminders},
 	})
 
 	stopHTTP, err := serveHTTP(ctx, cfg.HTTPAddr, m, func(ctx context.Context) error {
@@ -96,12 +98,16 @@ func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slac
 		Expiring:          db,
 		Operators:         cfg.Operators,
 		Approvers:         cfg.Approvers,
+		EscalateTo:        cfg.ApprovalEscalateTo,
+		Policy:            cfg.Policy,
 		Channels:          cfg.Channels,
 		Aliases:           cfg.Aliases,
 		RequiredApprovals: cfg.RequiredApprovals,
 		AllowSelfApproval: cfg.AllowSelfApproval,
 		ApprovalTasks:     cfg.ApprovalTasks,
 		CallTimeout:       cfg.CallTimeout,
+		Deadline:          handlers.Deadline{After: cfg.ApprovalTimeout, Refuse: cfg.ApprovalTimeoutAction == config.TimeoutRefuse},
+		ReminderDMs:       cfg.ApprovalDM,
 		Metrics:           m,
 	})
 }

@@ -17,15 +17,15 @@ import (
 type approvals struct {
 	*operations
 	prompts   PromptStore
-	required  int
 	allowSelf bool
 	metrics   Metrics
+	timeout   Deadline
 }
 
 // ask posts an approval prompt with Approve and Refuse buttons for the
 // execution waiting at the approval task.
 func (ap *approvals) ask(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-	task, err := ap.target(ctx, ap.authz.operators, c.UserID, r.Task, out)
+	task, err := ap.target(ctx, operatorRole, c.UserID, r.Task, out)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,8 @@ func (ap *approvals) newPrompt(ctx context.Context, task api.ReleaseTask, gate, 
 	}
 	return &release.Prompt{
 		ID: newID(), PipelineID: task.ID, TaskName: task.Name, ApprovalTask: gate, ExecutionID: execution,
-		Channel: channel, AskedAt: ap.now(), Actors: actors, Required: ap.required,
+		Channel: channel, AskedAt: ap.now(), Actors: actors, Required: ap.rules.For(task).Required,
+		Deadline: ap.deadline(),
 	}, nil
 }
 
@@ -94,7 +95,7 @@ func (ap *approvals) showAll(ctx context.Context, ps []release.Prompt) {
 // vote is accepted so that a refused command leaves nothing in the channel.
 func (ap *approvals) command(vote release.Decision) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		task, err := ap.target(ctx, ap.authz.approvers, c.UserID, r.Task, out)
+		task, err := ap.target(ctx, approverRole, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
@@ -129,23 +130,42 @@ func (ap *approvals) command(vote release.Decision) commandFunc {
 	}
 }
 
-// approveClick handles the Approve button.
-func (ap *approvals) approveClick(ctx context.Context, a bot.Action, out *outcome) error {
-	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
+// mayDecide checks that user may decide p: an approver of its release
+// task, or, once the prompt escalated, one of those it escalated to.
+func (ap *approvals) mayDecide(ctx context.Context, p *release.Prompt, user string) error {
+	rules := ap.rules.For(api.ReleaseTask{ID: p.PipelineID, Name: p.TaskName})
+	err := ap.authz.allow(ctx, rules.Approvers, user)
+	if err == nil || !isDenied(err) || !p.Escalated {
 		return err
 	}
+	if ok, merr := ap.authz.member(ctx, rules.EscalateTo.Who, user); merr != nil || ok {
+		return merr
+	}
+	return err
+}
+
+// approveClick handles the Approve button.
+func (ap *approvals) approveClick(ctx context.Context, a bot.Action, out *outcome) error {
+	p, err := ap.prompts.GetPrompt(ctx, a.Value)
+	if err != nil {
+		return promptError(err, a.UserID)
+	}
+	if err := ap.mayDecide(ctx, &p, a.UserID); err != nil {
+		return err
+	}
+	ap.knowMessage(ctx, &p, a.ChannelID, a.MessageTS)
 	return ap.decide(ctx, a.Value, a.UserID, release.Agree, "", a.MessageTS, out)
 }
 
 // refuseClick handles the Refuse button: it opens the modal that asks for
 // a reason, unless the prompt is already decided.
 func (ap *approvals) refuseClick(ctx context.Context, a bot.Action, out *outcome) error {
-	if err := ap.authz.allow(ctx, ap.authz.approvers, a.UserID); err != nil {
-		return err
-	}
 	p, err := ap.prompts.GetPrompt(ctx, a.Value)
 	if err != nil {
 		return promptError(err, a.UserID)
+	}
+	if err := ap.mayDecide(ctx, &p, a.UserID); err != nil {
+		return err
 	}
 	out.entry.TaskName, out.entry.PipelineID, out.entry.Execution = p.TaskName, p.PipelineID, p.ExecutionID
 	if err := p.CheckVote(a.UserID, release.Refuse, true); err != nil {
@@ -173,7 +193,7 @@ func (ap *approvals) refuseSubmit(ctx context.Context, s bot.Submission, out *ou
 		return promptError(err, s.UserID)
 	}
 	out.entry.Channel = p.Channel
-	if err := ap.authz.allow(ctx, ap.authz.approvers, s.UserID); err != nil {
+	if err := ap.mayDecide(ctx, &p, s.UserID); err != nil {
 		return err
 	}
 	reason := strings.TrimSpace(s.Values[blockReason][inputReason])

@@ -14,6 +14,7 @@ import (
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/policy"
 	"github.com/releasebot/releasebot/release"
 )
 
@@ -48,12 +49,16 @@ type Deps struct {
 	Expiring          ExpiringStore
 	Operators         config.Principals
 	Approvers         config.Principals
+	EscalateTo        config.Principals // may decide a prompt once it escalated
+	Policy            *policy.Policy    // per-release-task rules; nil: none
 	Channels          []string
 	Aliases           map[string]string
 	RequiredApprovals int
 	AllowSelfApproval bool
 	ApprovalTasks     map[string]string // release task name or ID → approval task, for automatic prompts
 	CallTimeout       time.Duration     // bounds each upstream action (default 30 s)
+	Deadline          Deadline          // what an open prompt's deadline does
+	ReminderDMs       bool              // reminders also go by direct message
 	Metrics           Metrics           // nil means none
 	Now               func() time.Time  // nil means time.Now
 }
@@ -138,10 +143,10 @@ func New(d Deps) *Router {
 	}
 	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, confirmations: d.Confirmations,
-		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout}
-	ap := &approvals{operations: ops, prompts: d.Prompts, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
+		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout, rules: newRuleBook(d)}
+	ap := &approvals{operations: ops, prompts: d.Prompts, allowSelf: d.AllowSelfApproval, metrics: d.Metrics, timeout: d.Deadline}
 	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
-		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now}
+		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now, dm: d.ReminderDMs}
 
 	rt.verb(VerbHelp, handleHelp(d.Slack))
 	rt.verb(VerbList, handleList(d.Releases, d.Slack))

@@ -122,3 +122,9 @@ func notPosted(err error, done string) error {
 	}
 	return &userError{kind: kindConflict, msg: "Done, but only you see this: " + done + " " + why + "."}
 }
+
+// isDenied reports whether err is a permission denial.
+func isDenied(err error) bool {
+	var ue *userError
+	return errors.As(err, &ue) && ue.kind == kindDenied
+}

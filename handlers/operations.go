@@ -20,6 +20,7 @@ type operations struct {
 	res           *resolver
 	confirmations ConfirmationStore
 	audit         AuditStore
+	rules         *ruleBook
 	now           func() time.Time
 	callTimeout   time.Duration // bounds each upstream action
 }
@@ -28,7 +29,7 @@ type operations struct {
 // action, then the outcome in the channel.
 func (o *operations) operate(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
+		task, err := o.target(ctx, operatorRole, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
@@ -40,10 +41,12 @@ func (o *operations) operate(action release.Action) commandFunc {
 	}
 }
 
-// target checks that user may act in role, then resolves the release task
-// typed; nothing is resolved for someone who may not act.
-func (o *operations) target(ctx context.Context, role Role, user, typed string, out *outcome) (api.ReleaseTask, error) {
-	if err := o.authz.allow(ctx, role, user); err != nil {
+// target checks that user may act in a role of this kind on some release
+// task, resolves the release task typed, then checks the role for that
+// release task (the policy file may replace the global one); nothing is
+// resolved for someone who may act on none.
+func (o *operations) target(ctx context.Context, kind roleKind, user, typed string, out *outcome) (api.ReleaseTask, error) {
+	if err := o.authz.mayAny(ctx, o.rules, kind, user); err != nil {
 		return api.ReleaseTask{}, err
 	}
 	task, err := o.res.resolve(ctx, typed)
@@ -51,6 +54,9 @@ func (o *operations) target(ctx context.Context, role Role, user, typed string, 
 		return api.ReleaseTask{}, err
 	}
 	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+	if err := o.authz.allow(ctx, o.rules.For(task).role(kind), user); err != nil {
+		return api.ReleaseTask{}, err
+	}
 	return task, nil
 }
 
@@ -90,7 +96,7 @@ func (o *operations) follow(task api.ReleaseTask, e *api.Execution, action relea
 // an operator must click; nothing goes upstream yet.
 func (o *operations) askConfirmation(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
+		task, err := o.target(ctx, operatorRole, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
@@ -116,11 +122,16 @@ func (o *operations) askConfirmation(action release.Action) commandFunc {
 // confirm handles the Confirm and Cancel buttons of a confirmation.
 func (o *operations) confirm(confirmed bool) actionFunc {
 	return func(ctx context.Context, a bot.Action, out *outcome) error {
-		if err := o.authz.allow(ctx, o.authz.operators, a.UserID); err != nil {
+		conf, err := o.confirmations.GetConfirmation(ctx, a.Value)
+		if err != nil {
+			return confirmationError(err)
+		}
+		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
+		if err := o.authz.allow(ctx, o.rules.For(task).Operators, a.UserID); err != nil {
 			return err
 		}
 		now := o.now()
-		conf, err := o.confirmations.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, release.ConfirmTTL)
+		conf, err = o.confirmations.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, release.ConfirmTTL)
 		if err != nil {
 			return confirmationError(err)
 		}
@@ -135,7 +146,6 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 		}
 		// The action first: the confirmation is used, so it must not be lost
 		// to a failed update of the message that asked for it.
-		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
 		err = o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
 		var result safe
 		if err != nil {

@@ -103,6 +103,12 @@ func promptMeta(p *release.Prompt) safe {
 		parts = append(parts, tally)
 	}
 	parts = append(parts, "waiting since "+slackDate(p.AskedAt))
+	if !p.Done() && !p.Deadline.IsZero() {
+		parts = append(parts, "times out "+slackDate(p.Deadline))
+	}
+	if !p.Done() && p.Escalated {
+		parts = append(parts, "escalated")
+	}
 	return clipSafe(strings.Join(parts, " · "), 2900)
 }
 

@@ -73,6 +73,11 @@ func TestRender(t *testing.T) {
 	closed.Decision, closed.DecidedAt, closed.LastError, closed.Status = release.Closed, t0.Add(time.Minute), "the execution is now Released (2)", release.StatusReleased
 	superseded := openPrompt()
 	superseded.Supersede("286542", t0.Add(time.Minute))
+	timedOut := openPrompt()
+	timedOut.Close(release.TimedOut, "no decision within 24h0m0s", t0.Add(24*time.Hour), 0)
+	withDeadline := openPrompt()
+	withDeadline.Deadline, withDeadline.Reminders, withDeadline.Escalated = t0.Add(24*time.Hour), 3, true
+	waiting := who{users: []string{"U0DAVE"}, groups: []string{"S0APPROVERS"}, anyone: true}
 	long := openPrompt()
 	long.Note = strings.Repeat("<&>", 3000)
 	fol := release.Followed{PipelineID: "p1", ExecutionID: "286541", TaskName: "payments-api", Channel: "C0REL", TS: "1.2",
@@ -107,6 +112,11 @@ func TestRender(t *testing.T) {
 		"prompt_deciding":    renderPrompt(deciding),
 		"prompt_superseded":  renderPrompt(superseded),
 		"prompt_long_note":   renderPrompt(long),
+		"prompt_timed_out":   renderPrompt(timedOut),
+		"prompt_escalated":   renderPrompt(withDeadline),
+		"reminder":           renderReminder(withDeadline, waiting, t0.Add(90*time.Minute)),
+		"reminder_dm":        renderReminderDM(withDeadline, t0.Add(90*time.Minute)),
+		"escalation":         renderEscalation(withDeadline, who{users: []string{"U0ERIN"}}, t0.Add(2*time.Hour)),
 		"progress":           renderProgress(fol, rec, t0.Add(130*time.Second)),
 		"progress_finished":  renderProgress(done, doneRec, t0.Add(100*time.Second)),
 		"finished":           renderFinished(done, doneRec, t0.Add(100*time.Second)),

@@ -25,6 +25,7 @@ type Reporter struct {
 	expiring      ExpiringStore
 	approvalTasks map[string]string // release task name or ID → approval task
 	now           func() time.Time
+	dm            bool // reminders also go by direct message
 }
 
 // Reporter returns the poller's view of the router.

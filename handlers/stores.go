@@ -32,6 +32,7 @@ type PromptStore interface {
 // Continue buttons of paused runs.
 type ConfirmationStore interface {
 	PutConfirmation(ctx context.Context, c *release.Confirmation) error
+	GetConfirmation(ctx context.Context, id string) (release.Confirmation, error)
 	SetConfirmationMessage(ctx context.Context, id, ts string) error
 	TakeConfirmation(ctx context.Context, id, user string, confirmed bool, now time.Time, ttl time.Duration) (release.Confirmation, error)
 }

@@ -148,6 +148,19 @@ func (p *Policy) RulesFor(keys ...string) (Rules, bool) {
 	return best.rules.clone(), true
 }
 
+// AllRules returns the rules of every key, in the file's order: who may
+// act on some release task, before it is known which.
+func (p *Policy) AllRules() []Rules {
+	if p == nil {
+		return nil
+	}
+	out := make([]Rules, 0, len(p.rules))
+	for _, r := range p.rules {
+		out = append(out, r.rules.clone())
+	}
+	return out
+}
+
 func moreSpecific(a, b string) bool {
 	la, lb := utf8.RuneCountInString(a), utf8.RuneCountInString(b)
 	return la > lb || la == lb && a < b

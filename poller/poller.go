@@ -28,6 +28,8 @@ type Store interface {
 	UndecidedPrompts(ctx context.Context) ([]release.Prompt, error)
 	// UpdatePrompt stores p if the prompt is still as was (compare-and-set).
 	UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error)
+	// NudgePrompt records reminders and escalation (compare-and-set).
+	NudgePrompt(ctx context.Context, was *release.Prompt, reminders int, escalated bool) (bool, error)
 }
 
 // Reporter shows in Slack what the poller found. Each method is called once
@@ -42,6 +44,10 @@ type Reporter interface {
 	WithdrawHints(ctx context.Context, f release.Followed) error
 	// PromptChanged shows a prompt the poller reconciled, and audits it.
 	PromptChanged(ctx context.Context, p release.Prompt, how release.Reconciliation) error
+	// Nudge reminds, escalates or closes at its deadline an open prompt,
+	// once (the poller recorded a reminder or escalation first), and
+	// audits it.
+	Nudge(ctx context.Context, p release.Prompt, n release.Nudge) error
 }
 
 // Metrics counts what the poller sees.
@@ -62,6 +68,8 @@ type Config struct {
 	// ClaimHold is how long a claimed decision may still be running
 	// upstream (its call's timeout plus a margin).
 	ClaimHold time.Duration
+	// Schedule is how open prompts remind and escalate.
+	Schedule release.Schedule
 }
 
 // Poller polls ServiceStage for followed executions and open prompts.

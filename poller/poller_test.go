@@ -59,6 +59,7 @@ type countingReporter struct {
 	mu             sync.Mutex
 	posts, updates int
 	prompts        []release.Prompt
+	nudges         []release.Nudge
 }
 
 func (r *countingReporter) count(posts, updates int) error {
@@ -83,6 +84,13 @@ func (r *countingReporter) HintContinue(context.Context, release.Followed) error
 	return r.count(1, 0)
 }
 func (r *countingReporter) WithdrawHints(context.Context, release.Followed) error { return nil }
+func (r *countingReporter) Nudge(_ context.Context, p release.Prompt, n release.Nudge) error {
+	r.mu.Lock()
+	r.nudges = append(r.nudges, n)
+	r.mu.Unlock()
+	return r.count(1, 0)
+}
+
 func (r *countingReporter) PromptChanged(_ context.Context, p release.Prompt, _ release.Reconciliation) error {
 	r.mu.Lock()
 	r.prompts = append(r.prompts, p)

@@ -82,6 +82,7 @@ func findRecord(recs []api.Record, executionID string) *api.Record {
 func (r *round) reconcile(ctx context.Context, pr release.Prompt) {
 	claimPending := pr.Deciding != "" && !pr.Uncertain && !pr.ClaimExpired(r.now, r.p.cfg.ClaimHold)
 	if claimPending || (pr.Deciding == "" && !r.moved(pr.PipelineID)) {
+		r.nudge(ctx, pr)
 		return
 	}
 	recs, ok := r.recordsOf(ctx, pr.PipelineID)
@@ -91,6 +92,7 @@ func (r *round) reconcile(ctx context.Context, pr release.Prompt) {
 	was := pr
 	how := pr.Reconcile(api.SeenIn(recs, pr.ExecutionID), r.now, r.p.cfg.ClaimHold)
 	if how == release.Keep {
+		r.nudge(ctx, pr)
 		return
 	}
 	log := r.p.cfg.Log.With().Str("prompt", pr.ID).Str("release_task_id", pr.PipelineID).Str("execution_id", pr.ExecutionID).Logger()
@@ -100,6 +102,26 @@ func (r *round) reconcile(ctx context.Context, pr release.Prompt) {
 		return
 	}
 	logIf(log, r.p.cfg.Reporter.PromptChanged(ctx, pr, how), "cannot show a reconciled prompt")
+}
+
+// nudge sends what a still-open prompt's clock asks for: a reminder or an
+// escalation, recorded first so that it goes out once, or the deadline.
+// None costs an upstream request.
+func (r *round) nudge(ctx context.Context, pr release.Prompt) {
+	n, count := pr.Due(r.now, r.p.cfg.Schedule)
+	if n == release.NoNudge {
+		return
+	}
+	log := r.p.cfg.Log.With().Str("prompt", pr.ID).Str("release_task_id", pr.PipelineID).Logger()
+	if n != release.Expire {
+		won, err := r.p.cfg.Store.NudgePrompt(ctx, &pr, count, n == release.Escalate)
+		if err != nil || !won {
+			logIf(log, err, "cannot record a reminder")
+			return
+		}
+		pr.Reminders, pr.Escalated = count, n == release.Escalate
+	}
+	logIf(log, r.p.cfg.Reporter.Nudge(ctx, pr, n), "cannot remind, escalate or close a prompt")
 }
 
 func logIf(log zerolog.Logger, err error, msg string) {

@@ -66,6 +66,10 @@ type Prompt struct {
 	DecidedBy string
 	DecidedAt time.Time
 	Status    Status // the execution's status after the decision, when known
+
+	Deadline  time.Time // when the prompt times out; zero: never
+	Reminders int       // reminders sent so far
+	Escalated bool      // escalated after the last reminder: no more reminders
 }
 
 // Ballot is one person's vote on a prompt.
@@ -351,4 +355,54 @@ func (p *Prompt) Supersede(newer string, at time.Time) bool {
 	}
 	p.Close(Superseded, "superseded by execution "+newer, at, 0)
 	return true
+}
+
+// TimeoutVoter is who refuses a prompt at its deadline, when refusing is
+// what the deadline does.
+const TimeoutVoter = "releasebot"
+
+// Nudge is what an undecided prompt's clock asks for.
+type Nudge int
+
+// What a prompt's clock asks for.
+const (
+	NoNudge  Nudge = iota
+	Remind         // remind the approvers who have not voted
+	Escalate       // tell those it escalates to; they may decide from now on
+	Expire         // the deadline passed
+)
+
+// Schedule is how often an open prompt reminds, and how many times before
+// it escalates.
+type Schedule struct {
+	Every     time.Duration // 0: never remind
+	Reminders int
+}
+
+// Due returns what p's clock asks for at now, and the reminder count that
+// goes with it. Reminders come every s.Every after the prompt was asked,
+// s.Reminders of them; one interval after the last comes one escalation,
+// then nothing more: the deadline decides. Each reminder counts: a prompt
+// behind its schedule (a restart) catches up one reminder per call. A
+// prompt whose decision is being sent waits for its outcome.
+func (p *Prompt) Due(now time.Time, s Schedule) (Nudge, int) {
+	if p.Done() || p.Deciding != "" {
+		return NoNudge, p.Reminders
+	}
+	if !p.Deadline.IsZero() && !now.Before(p.Deadline) {
+		return Expire, p.Reminders
+	}
+	if s.Every <= 0 || p.Escalated {
+		return NoNudge, p.Reminders
+	}
+	due := int(now.Sub(p.AskedAt) / s.Every) // intervals past
+	switch {
+	case due <= p.Reminders:
+		return NoNudge, p.Reminders
+	case p.Reminders < s.Reminders:
+		return Remind, p.Reminders + 1
+	case due > s.Reminders:
+		return Escalate, p.Reminders
+	}
+	return NoNudge, p.Reminders
 }

@@ -13,7 +13,8 @@ import (
 )
 
 const promptColumns = `id, pipeline_id, task_name, approval_task, execution_id, channel, ts, thread_ts, asked_by, asked_at, note,
-	started_by, required, deciding, deciding_since, uncertain, last_error, decision, decided_by, decided_at, status`
+	started_by, required, deciding, deciding_since, uncertain, last_error, decision, decided_by, decided_at, status,
+	deadline, reminders, escalated`
 
 // OpenPrompt returns the undecided prompt about the same execution at the
 // same approval task as p, or stores p when there is none, in one step
@@ -33,9 +34,9 @@ func (s *Store) OpenPrompt(ctx context.Context, p *release.Prompt) (got release.
 
 func (s *Store) openPrompt(ctx context.Context, tx *sql.Tx, p *release.Prompt) (release.Prompt, bool, []release.Prompt, error) {
 	n, err := execTx(ctx, tx, s, `INSERT INTO prompts (id, pipeline_id, task_name, approval_task, execution_id, channel, ts, thread_ts,
-		asked_by, asked_at, note, started_by, required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		asked_by, asked_at, note, started_by, required, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		p.ID, p.PipelineID, p.TaskName, p.ApprovalTask, p.ExecutionID, p.Channel, p.TS, p.ThreadTS, p.AskedBy, millis(p.AskedAt),
-		p.Note, strings.Join(p.Actors, ","), p.Required)
+		p.Note, strings.Join(p.Actors, ","), p.Required, millis(p.Deadline))
 	if err != nil {
 		return release.Prompt{}, false, nil, err
 	}
@@ -151,12 +152,12 @@ func (s *Store) getPrompt(ctx context.Context, q querier, id string, forUpdate b
 
 func (s *Store) scanPrompt(ctx context.Context, q querier, row *sql.Row) (release.Prompt, error) {
 	var p release.Prompt
-	var askedAt, decidingSince, decidedAt int64
+	var askedAt, decidingSince, decidedAt, deadline int64
 	var decision, actors, uncertain string
-	var status int
+	var status, escalated int
 	err := row.Scan(&p.ID, &p.PipelineID, &p.TaskName, &p.ApprovalTask, &p.ExecutionID, &p.Channel, &p.TS, &p.ThreadTS, &p.AskedBy,
 		&askedAt, &p.Note, &actors, &p.Required, &p.Deciding, &decidingSince, &uncertain, &p.LastError, &decision, &p.DecidedBy,
-		&decidedAt, &status)
+		&decidedAt, &status, &deadline, &p.Reminders, &escalated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return release.Prompt{}, ErrNotFound
 	}
@@ -164,6 +165,7 @@ func (s *Store) scanPrompt(ctx context.Context, q querier, row *sql.Row) (releas
 		return release.Prompt{}, err
 	}
 	p.AskedAt, p.DecidingSince, p.DecidedAt = fromMillis(askedAt), fromMillis(decidingSince), fromMillis(decidedAt)
+	p.Deadline, p.Escalated = fromMillis(deadline), escalated == 1
 	p.Decision, p.Status, p.Uncertain = release.Decision(decision), release.Status(status), uncertain != ""
 	if actors != "" {
 		p.Actors = strings.Split(actors, ",")
@@ -344,4 +346,17 @@ func (s *Store) actors(ctx context.Context, q querier, pipelineID, executionID s
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// NudgePrompt records that an undecided prompt's reminders or escalation
+// went out, if nobody recorded it first (a compare-and-set on the count and
+// the flag): each happens once, whatever the number of replicas and
+// restarts. It reports whether this caller won.
+func (s *Store) NudgePrompt(ctx context.Context, was *release.Prompt, reminders int, escalated bool) (bool, error) {
+	n, err := s.exec(ctx, `UPDATE prompts SET reminders = ?, escalated = ? WHERE id = ? AND decision = '' AND reminders = ? AND escalated = ?`,
+		reminders, b2i(escalated), was.ID, was.Reminders, b2i(was.Escalated))
+	if err != nil {
+		return false, fmt.Errorf("nudge prompt: %w", err)
+	}
+	return n == 1, nil
 }

@@ -63,6 +63,11 @@ func (s *Store) TakeConfirmation(ctx context.Context, id, user string, confirmed
 	return c, nil
 }
 
+// GetConfirmation returns confirmation id, or ErrNotFound.
+func (s *Store) GetConfirmation(ctx context.Context, id string) (release.Confirmation, error) {
+	return s.getConfirmation(ctx, id)
+}
+
 func (s *Store) getConfirmation(ctx context.Context, id string) (release.Confirmation, error) {
 	var c release.Confirmation
 	var action string

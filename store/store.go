@@ -180,6 +180,10 @@ var migrations = []string{
 	// The poller reads the unfinished ones every interval: no scan of
 	// every execution ever followed, no sort.
 	`CREATE INDEX followed_active ON followed (created_at, pipeline_id, execution_id) WHERE finished_at = 0`,
+	// Reminders, escalation and deadline of a prompt (SPEC §8).
+	`ALTER TABLE prompts ADD COLUMN deadline BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE prompts ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE prompts ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an
