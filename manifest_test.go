@@ -57,6 +57,7 @@ var webAPIScopes = map[string]string{
 	"DeleteMessageContext":       "chat:write",
 	"OpenView":                   "", // views.open
 	"OpenViewContext":            "",
+	"PublishViewContext":         "", // views.publish
 	"PushView":                   "", // views.push
 	"PushViewContext":            "",
 	"UpdateView":                 "", // views.update
@@ -88,6 +89,9 @@ type manifest struct {
 			ShouldEscape bool   `yaml:"should_escape"`
 			URL          string `yaml:"url"`
 		} `yaml:"slash_commands"`
+		AppHome struct {
+			HomeTabEnabled bool `yaml:"home_tab_enabled"`
+		} `yaml:"app_home"`
 	} `yaml:"features"`
 	OAuthConfig struct {
 		Scopes map[string][]string `yaml:"scopes"`
@@ -185,7 +189,10 @@ func TestManifestSettings(t *testing.T) {
 	assert.True(t, s.SocketModeEnabled, "settings.socket_mode_enabled: got false, want true")
 	assert.True(t, s.Interactivity.IsEnabled, "settings.interactivity.is_enabled: got false, want true")
 	assert.Empty(t, s.Interactivity.RequestURL, "settings.interactivity.request_url: got a URL, want none with Socket Mode")
-	assert.Nil(t, s.EventSubscriptions, "settings.event_subscriptions: got some, want none: the bot handles no events")
+	require.NotNil(t, s.EventSubscriptions, "settings.event_subscriptions: the App Home tab needs app_home_opened")
+	assert.Equal(t, map[string]any{"bot_events": []any{"app_home_opened"}}, s.EventSubscriptions,
+		"settings.event_subscriptions: exactly the events bot/ handles")
+	assert.True(t, m.Features.AppHome.HomeTabEnabled, "features.app_home.home_tab_enabled: got false, want true")
 	assert.Equal(t, []string{"bot"}, slices.Sorted(maps.Keys(m.OAuthConfig.Scopes)),
 		"oauth_config.scopes: only bot scopes, no user or optional ones")
 }

@@ -96,6 +96,8 @@ func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slac
 		Confirmations:     db,
 		Audit:             db,
 		Expiring:          db,
+		Home:              db,
+		HomePublisher:     slackBot,
 		Operators:         cfg.Operators,
 		Approvers:         cfg.Approvers,
 		EscalateTo:        cfg.ApprovalEscalateTo,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -59,6 +60,12 @@ type Handler interface {
 	HandleCommand(ctx context.Context, c Command)
 	HandleAction(ctx context.Context, a Action)
 	HandleSubmission(ctx context.Context, s Submission)
+}
+
+// HomeHandler is a Handler that also shows the App Home tab: HandleHome is
+// called when userID opens it.
+type HomeHandler interface {
+	HandleHome(ctx context.Context, envelopeID, userID string)
 }
 
 // Config configures a Bot.
@@ -245,6 +252,21 @@ func (b *Bot) dispatch(ctx context.Context, pool *pool, h Handler, id string, da
 			}
 			b.submit(ctx, pool, id, func(ctx context.Context) { h.HandleSubmission(ctx, s) })
 		}
+	case slackevents.EventsAPIEvent:
+		b.dispatchEvent(ctx, pool, h, id, data)
+	}
+}
+
+// dispatchEvent queues the Events API events the bot uses: the App Home
+// tab opened.
+func (b *Bot) dispatchEvent(ctx context.Context, pool *pool, h Handler, id string, e slackevents.EventsAPIEvent) {
+	home, ok := h.(HomeHandler)
+	if !ok {
+		return
+	}
+	if ev, ok := e.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && ev.Tab == "home" {
+		user := ev.User
+		b.submit(ctx, pool, id, func(ctx context.Context) { home.HandleHome(ctx, id, user) })
 	}
 }
 

@@ -99,6 +99,17 @@ func (b *Bot) OpenModal(ctx context.Context, triggerID string, v slack.ModalView
 	return nil
 }
 
+// PublishHome shows v as userID's App Home tab; retried after Slack's
+// Retry-After.
+func (b *Bot) PublishHome(ctx context.Context, userID string, v slack.HomeTabViewRequest) error {
+	return b.retryRateLimited(ctx, func() error {
+		if _, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: userID, View: v}); err != nil {
+			return fmt.Errorf("views.publish: %w", err)
+		}
+		return nil
+	})
+}
+
 // UserGroupMembers lists the members of a user group.
 func (b *Bot) UserGroupMembers(ctx context.Context, group string) ([]string, error) {
 	var users []string

@@ -47,6 +47,8 @@ type Deps struct {
 	Confirmations     ConfirmationStore
 	Audit             AuditStore
 	Expiring          ExpiringStore
+	Home              HomeStore     // nil: no App Home tab
+	HomePublisher     HomePublisher // nil: no App Home tab
 	Operators         config.Principals
 	Approvers         config.Principals
 	EscalateTo        config.Principals // may decide a prompt once it escalated
@@ -125,6 +127,7 @@ type Router struct {
 	audit       AuditStore
 	now         func() time.Time
 	reporter    *Reporter
+	home        *home
 	metrics     Metrics
 	verbs       map[string]commandFunc
 	actions     map[string]actionFunc
@@ -147,6 +150,7 @@ func New(d Deps) *Router {
 	ap := &approvals{operations: ops, prompts: d.Prompts, allowSelf: d.AllowSelfApproval, metrics: d.Metrics, timeout: d.Deadline}
 	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
 		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now, dm: d.ReminderDMs}
+	rt.home = &home{ap: ap, store: d.Home, pub: d.HomePublisher}
 
 	rt.verb(VerbHelp, handleHelp(d.Slack))
 	rt.verb(VerbList, handleList(d.Releases, d.Slack))
@@ -229,7 +233,10 @@ func (rt *Router) HandleCommand(ctx context.Context, c bot.Command) {
 func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
 	start := rt.now()
 	out := &outcome{entry: release.AuditEntry{At: start, User: a.UserID, Channel: a.ChannelID, Verb: "click:" + clip(a.ActionID, 40)}}
-	err := rt.authz.channelAllowed(a.ChannelID)
+	var err error
+	if a.ChannelID != "" { // clicks in the App Home tab have no channel
+		err = rt.authz.channelAllowed(a.ChannelID)
+	}
 	if err == nil {
 		f, ok := rt.actions[a.ActionID]
 		switch {
@@ -242,6 +249,7 @@ func (rt *Router) HandleAction(ctx context.Context, a bot.Action) {
 		}
 	}
 	rt.finish(ctx, "click", a.EnvelopeID, a.ChannelID, a.UserID, a.ResponseURL, out, err, start)
+	rt.republishHome(ctx, a)
 }
 
 // HandleSubmission runs one submitted modal.

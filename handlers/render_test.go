@@ -116,6 +116,8 @@ func TestRender(t *testing.T) {
 		"prompt_escalated":   renderPrompt(withDeadline),
 		"reminder":           renderReminder(withDeadline, waiting, t0.Add(90*time.Minute)),
 		"reminder_dm":        renderReminderDM(withDeadline, t0.Add(90*time.Minute)),
+		"app_home":           renderHome([]release.Prompt{*openPrompt()}, []release.Followed{fol}, []release.Prompt{*approved, *refused}, "U0BOB"),
+		"app_home_empty":     renderHome(nil, nil, nil, "U0BOB"),
 		"escalation":         renderEscalation(withDeadline, who{users: []string{"U0ERIN"}}, t0.Add(2*time.Hour)),
 		"progress":           renderProgress(fol, rec, t0.Add(130*time.Second)),
 		"progress_finished":  renderProgress(done, doneRec, t0.Add(100*time.Second)),

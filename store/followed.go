@@ -146,3 +146,19 @@ func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, acti
 	}
 	return out, nil
 }
+
+// ActiveStartedBy lists the executions user made run that are still
+// followed, newest first, at most n.
+func (s *Store) ActiveStartedBy(ctx context.Context, user string, n int) ([]release.Followed, error) {
+	all, err := s.Active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []release.Followed
+	for i := len(all) - 1; i >= 0 && len(out) < n; i-- {
+		if all[i].StartedBy == user {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}

@@ -360,3 +360,42 @@ func (s *Store) NudgePrompt(ctx context.Context, was *release.Prompt, reminders 
 	}
 	return n == 1, nil
 }
+
+// DecisionsBy returns the last n prompts user voted on, newest vote first,
+// whatever became of them.
+func (s *Store) DecisionsBy(ctx context.Context, user string, n int) ([]release.Prompt, error) {
+	ps, err := s.promptsVotedBy(ctx, user, n)
+	if err != nil {
+		return nil, fmt.Errorf("decisions by a user: %w", err)
+	}
+	return ps, nil
+}
+
+func (s *Store) promptsVotedBy(ctx context.Context, user string, n int) ([]release.Prompt, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT prompt_id FROM votes WHERE user_id = ? ORDER BY at DESC, seq DESC LIMIT ?`), user, n)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]release.Prompt, 0, len(ids))
+	for _, id := range ids {
+		p, err := s.getPrompt(ctx, s.db, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
