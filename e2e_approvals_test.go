@@ -26,7 +26,7 @@ func testE2EApproveAndRefuseCommands(t *testing.T, driver string) {
 	h.clock.Advance(time.Minute)
 
 	h.command(t, mallory, "approve payments-api approve-prod ok")
-	h.reply(t, mallory, "not in RELEASEBOT_APPROVERS")
+	h.reply(t, mallory, "Only approvers may approve or refuse (<!subteam^S0APPROVERS>, <@"+bob+">)")
 	assert.Len(t, h.up.actions(), 1)
 
 	h.command(t, bob, "approve payments-api approve-prod "+hostile)
@@ -71,7 +71,7 @@ func testE2EAskApproveRefuseButtons(t *testing.T, driver string) {
 	assert.Contains(t, content(prompt), "please check the canary")
 
 	h.click(t, alice, prompt, "approve")
-	h.reply(t, alice, "not in RELEASEBOT_APPROVERS")
+	h.reply(t, alice, "Only approvers may approve or refuse (<!subteam^S0APPROVERS>, <@"+bob+">)")
 
 	h.click(t, bob, prompt, "refuse")
 	view, err := h.slack.WaitCall(waitCtx(t), "views.open", nil)

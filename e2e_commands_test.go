@@ -42,7 +42,7 @@ func testE2EAudit(t *testing.T, driver string) {
 	h.reply(t, bob, "on web-frontend")
 
 	h.command(t, mallory, "audit")
-	h.reply(t, mallory, "Only people in RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS")
+	h.reply(t, mallory, "Only operators and approvers may do that")
 }
 
 func TestE2ENothingUpstreamWhenRefused(t *testing.T) {
@@ -54,8 +54,8 @@ func TestE2ENothingUpstreamWhenRefused(t *testing.T) {
 		text  string
 		reply string
 	}{
-		{"not an operator", nil, mallory, channel, "start web-frontend", "You may not operate release tasks: you are not in RELEASEBOT_OPERATORS"},
-		{"nobody configured", map[string]string{"RELEASEBOT_OPERATORS": ""}, alice, channel, "start web-frontend", "an admin must set RELEASEBOT_OPERATORS"},
+		{"not an operator", nil, mallory, channel, "start web-frontend", "Only operators may operate release tasks"},
+		{"nobody configured", map[string]string{"RELEASEBOT_OPERATORS": ""}, alice, channel, "start web-frontend", "ask an admin to set RELEASEBOT_OPERATORS"},
 		{"approver is not operator", nil, bob, channel, "retry web-frontend", "RELEASEBOT_OPERATORS"},
 		{"malformed", nil, alice, channel, "start", "Usage: `/release start &lt;task&gt;"},
 		{"unknown verb", nil, alice, channel, "deploy web-frontend", "Unknown command"},

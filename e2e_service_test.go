@@ -20,7 +20,7 @@ func TestE2EHealthReadinessMetrics(t *testing.T) {
 	h.command(t, alice, "start payments-api")
 	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
 	h.command(t, mallory, "start web-frontend")
-	h.reply(t, mallory, "not in RELEASEBOT_OPERATORS")
+	h.reply(t, mallory, "Only operators may operate release tasks (<@"+alice+">)")
 	h.command(t, alice, "<!here>")
 	h.reply(t, alice, "Unknown command")
 	h.clock.Advance(time.Minute)

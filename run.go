@@ -110,6 +110,8 @@ func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slac
 		CallTimeout:       cfg.CallTimeout,
 		Deadline:          handlers.Deadline{After: cfg.ApprovalTimeout, Refuse: cfg.ApprovalTimeoutAction == config.TimeoutRefuse},
 		ReminderDMs:       cfg.ApprovalDM,
+		ConsoleURL:        cfg.ConsoleURL,
+		ProjectID:         cfg.Upstream.ProjectID,
 		Metrics:           m,
 	})
 }

@@ -17,6 +17,8 @@ type Message struct {
 	Text     string        `json:"text"`
 	Blocks   []slack.Block `json:"blocks"`
 	ThreadTS string        `json:"thread_ts,omitempty"`
+	// Broadcast shows a thread reply in the channel too (reply_broadcast).
+	Broadcast bool `json:"reply_broadcast,omitempty"`
 }
 
 func (m Message) options() []slack.MsgOption {
@@ -26,6 +28,9 @@ func (m Message) options() []slack.MsgOption {
 	}
 	if m.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(m.ThreadTS))
+		if m.Broadcast {
+			opts = append(opts, slack.MsgOptionBroadcast())
+		}
 	}
 	return opts
 }

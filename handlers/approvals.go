@@ -72,7 +72,9 @@ func (ap *approvals) newPrompt(ctx context.Context, task api.ReleaseTask, gate, 
 // postPrompt posts p in its channel (in the thread of threadTS, if set) and
 // records where it is.
 func (ap *approvals) postPrompt(ctx context.Context, p *release.Prompt, threadTS string) error {
-	ts, err := ap.slack.Post(ctx, p.Channel, withThread(renderPrompt(p), threadTS))
+	m := withThread(ap.render(p), threadTS)
+	m.Broadcast = threadTS != "" // in the channel too: the approvers must see it
+	ts, err := ap.slack.Post(ctx, p.Channel, m)
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (ap *approvals) postPrompt(ctx context.Context, p *release.Prompt, threadTS
 func (ap *approvals) showAll(ctx context.Context, ps []release.Prompt) {
 	for i := range ps {
 		if ps[i].TS != "" {
-			_ = ap.slack.Update(ctx, ps[i].Channel, ps[i].TS, renderPrompt(&ps[i]))
+			_ = ap.slack.Update(ctx, ps[i].Channel, ps[i].TS, ap.render(&ps[i]))
 		}
 	}
 }
@@ -237,7 +239,7 @@ func promptError(err error, user string) error {
 		if !p.Decision.Upstream() {
 			return conflictf("This approval is %s: %s. Nothing was sent.", p.Decision.Word(), safe(p.LastError))
 		}
-		return conflictf("Already %s by %s at %s; nothing more was sent.", p.Decision.Word(), mention(p.DecidedBy), stamp(p.DecidedAt))
+		return conflictf("Already %s by %s at %s; nothing more was sent.", p.Decision.Word(), mention(p.DecidedBy), slackDate(p.DecidedAt))
 	case release.VoteUncertain:
 		return conflictf("The decision %s sent may have reached ServiceStage; releasebot is checking with ServiceStage and "+
 			"will update the prompt. Nothing more was sent: do not decide again, here or in the console.", mention(p.Deciding))

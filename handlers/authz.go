@@ -19,8 +19,37 @@ type GroupMembers interface {
 // names them.
 type Role struct {
 	Who   config.Principals
-	Var   string // RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS
+	Var   string // RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS: named only when the role is empty
 	Doing string // "operate release tasks", for the denial
+}
+
+// name is how a denial names the role.
+func (r Role) name() string {
+	switch r.Var {
+	case "RELEASEBOT_APPROVERS":
+		return "approvers"
+	case "RELEASEBOT_APPROVAL_ESCALATE_TO":
+		return "those approvals escalate to"
+	}
+	return "operators"
+}
+
+// members mentions a role's groups and up to five of its users.
+func (r Role) members() safe {
+	var parts []string
+	for _, g := range r.Who.Groups {
+		if slackID.MatchString(g) {
+			parts = append(parts, "<!subteam^"+g+">")
+		}
+	}
+	for i, u := range r.Who.Users {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Who.Users)-5))
+			break
+		}
+		parts = append(parts, string(mention(u)))
+	}
+	return safe(strings.Join(parts, ", "))
 }
 
 // authz decides who may do what, where.
@@ -76,14 +105,14 @@ func (a *authz) allow(ctx context.Context, role Role, user string) error {
 		return nil
 	}
 	if role.Who.IsEmpty() {
-		return deniedf("Nobody may %s yet: an admin must set %s.", role.Doing, role.Var)
+		return deniedf("Nobody may %s yet: ask an admin to set %s. Nothing was sent.", role.Doing, role.Var)
 	}
-	return deniedf("You may not %s: you are not in %s.", role.Doing, role.Var)
+	return deniedf("Only %s may %s (%s): ask one of them. Nothing was sent.", role.name(), role.Doing, role.members())
 }
 
 // anyOf is allow for a user in at least one of roles.
 func (a *authz) anyOf(ctx context.Context, user string, roles ...Role) error {
-	var vars []string
+	var names []string
 	for _, r := range roles {
 		ok, err := a.member(ctx, r.Who, user)
 		if err != nil {
@@ -92,9 +121,9 @@ func (a *authz) anyOf(ctx context.Context, user string, roles ...Role) error {
 		if ok {
 			return nil
 		}
-		vars = append(vars, r.Var)
+		names = append(names, r.name())
 	}
-	return deniedf("Only people in %s may do that.", strings.Join(vars, " or "))
+	return deniedf("Only %s may do that.", strings.Join(names, " and "))
 }
 
 func (a *authz) member(ctx context.Context, p config.Principals, user string) (bool, error) {

@@ -57,12 +57,14 @@ type Deps struct {
 	Aliases           map[string]string
 	RequiredApprovals int
 	AllowSelfApproval bool
-	ApprovalTasks     map[string]string // release task name or ID → approval task, for automatic prompts
-	CallTimeout       time.Duration     // bounds each upstream action (default 30 s)
-	Deadline          Deadline          // what an open prompt's deadline does
-	ReminderDMs       bool              // reminders also go by direct message
-	Metrics           Metrics           // nil means none
-	Now               func() time.Time  // nil means time.Now
+	ApprovalTasks     map[string]string   // release task name or ID → approval task, for automatic prompts
+	CallTimeout       time.Duration       // bounds each upstream action (default 30 s)
+	Deadline          Deadline            // what an open prompt's deadline does
+	ConsoleURL        config.LinkTemplate // "Open in ServiceStage" links; "" for none
+	ProjectID         string              // the project of console links
+	ReminderDMs       bool                // reminders also go by direct message
+	Metrics           Metrics             // nil means none
+	Now               func() time.Time    // nil means time.Now
 }
 
 // DefaultCallTimeout bounds an upstream action when Deps.CallTimeout is 0.
@@ -146,7 +148,8 @@ func New(d Deps) *Router {
 	}
 	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, confirmations: d.Confirmations,
-		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout, rules: newRuleBook(d)}
+		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout, rules: newRuleBook(d),
+		consoleURL: d.ConsoleURL, projectID: d.ProjectID}
 	ap := &approvals{operations: ops, prompts: d.Prompts, allowSelf: d.AllowSelfApproval, metrics: d.Metrics, timeout: d.Deadline}
 	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
 		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now, dm: d.ReminderDMs}

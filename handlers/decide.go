@@ -26,7 +26,7 @@ func afterCall(ctx context.Context) (context.Context, context.CancelFunc) {
 func (ap *approvals) send(ctx context.Context, p release.Prompt, claimed bool, vote release.Decision, out *outcome) error {
 	if !claimed {
 		out.entry.Outcome = "vote recorded"
-		return ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
+		return ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p))
 	}
 	if err := ap.stillWaiting(ctx, p); err != nil {
 		return err
@@ -92,7 +92,7 @@ func (ap *approvals) settle(ctx context.Context, p release.Prompt, change func(*
 	if won, err := ap.prompts.UpdatePrompt(ctx, &was, &p); err != nil || !won {
 		return
 	}
-	_ = ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p))
+	_ = ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p))
 }
 
 // decided records the decision ServiceStage took and shows it. From here
@@ -109,7 +109,7 @@ func (ap *approvals) decided(ctx context.Context, p release.Prompt, vote release
 			p = got
 		}
 	}
-	if err := ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p)); err != nil {
+	if err := ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p)); err != nil {
 		out.entry.Outcome += " (the prompt was not updated: " + err.Error() + ")"
 	}
 	// Follow the execution on: through its own message when it is already

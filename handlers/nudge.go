@@ -61,6 +61,8 @@ type who struct {
 	anyone        bool
 }
 
+func (w who) empty() bool { return len(w.users) == 0 && len(w.groups) == 0 && !w.anyone }
+
 func (w who) mentions() safe {
 	var parts []string
 	for _, u := range w.users {
@@ -162,7 +164,7 @@ func (ap *approvals) expire(ctx context.Context, p release.Prompt) (result, sent
 		if won, err := ap.prompts.UpdatePrompt(ctx, &was, &p); err != nil || !won {
 			return "", "", err
 		}
-		return "timed out; nothing sent", "", gone(ap.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p)))
+		return "timed out; nothing sent", "", gone(ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p)))
 	}
 	was := p
 	p.CastVote(release.TimeoutVoter, release.Refuse, "No decision within "+waited+": refused by releasebot at the deadline.", ap.now())

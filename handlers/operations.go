@@ -8,6 +8,7 @@ import (
 
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
+	"github.com/releasebot/releasebot/config"
 	"github.com/releasebot/releasebot/release"
 	"github.com/releasebot/releasebot/store"
 )
@@ -21,6 +22,8 @@ type operations struct {
 	confirmations ConfirmationStore
 	audit         AuditStore
 	rules         *ruleBook
+	consoleURL    config.LinkTemplate // "" when unset
+	projectID     string              // for console links
 	now           func() time.Time
 	callTimeout   time.Duration // bounds each upstream action
 }
@@ -177,11 +180,20 @@ func confirmationError(err error) error {
 	if ce.Confirmation.Confirmed {
 		what = "confirmed"
 	}
-	return conflictf("Already %s by %s at %s; nothing more was sent.", what, mention(ce.Confirmation.UsedBy), stamp(ce.Confirmation.UsedAt))
+	return conflictf("Already %s by %s at %s; nothing more was sent.", what, mention(ce.Confirmation.UsedBy), slackDate(ce.Confirmation.UsedAt))
 }
 
 // record appends an entry of releasebot's own to the audit log; a failure
 // is not the requester's problem.
 func (o *operations) record(ctx context.Context, e release.AuditEntry) {
 	_ = o.audit.Record(ctx, e, nil, false)
+}
+
+// console links an execution in the ServiceStage console, or "" when no
+// link template is configured.
+func (o *operations) console(pipelineID, executionID string) string {
+	if o.consoleURL == "" {
+		return ""
+	}
+	return o.consoleURL.Expand(o.projectID, pipelineID, executionID)
 }

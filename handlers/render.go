@@ -167,7 +167,7 @@ func renderList(tasks []api.ReleaseTask) bot.Message {
 	for _, t := range tasks {
 		last := "never run"
 		if !t.LastTriggerAt.IsZero() {
-			last = "last run " + stamp(t.LastTriggerAt)
+			last = "last run " + slackDate(t.LastTriggerAt)
 		}
 		lines = append(lines, fmt.Sprintf("*%s* · %s · %s", escape(t.Name), statusText(t.Status), last))
 	}
@@ -217,7 +217,7 @@ func renderStatus(t api.ReleaseTask, recs []api.Record, prompts map[string]relea
 			line += " · by " + escape(r.Trigger)
 		}
 		if !r.StartTime.IsZero() {
-			line += " · started " + stamp(r.StartTime)
+			line += " · started " + slackDate(r.StartTime)
 			if !r.EndTime.IsZero() && r.EndTime.After(r.StartTime) {
 				line += ", took " + r.EndTime.Sub(r.StartTime).Round(time.Second).String()
 			}
@@ -264,9 +264,9 @@ func renderConfirmClosed(c *release.Confirmation, confirmed bool, by string, at 
 	if confirmed {
 		what = "confirmed"
 	}
-	text := safe(fmt.Sprintf("%s asked to *%s* *%s*: %s by %s at %s.", mention(c.RequestedBy), c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
+	text := safe(fmt.Sprintf("%s asked to *%s* *%s*: %s by %s at %s.", mention(c.RequestedBy), c.Action, escape(c.TaskName), what, mention(by), slackDate(at)))
 	if c.RequestedBy == "" {
-		text = safe(fmt.Sprintf("*%s* of *%s*: %s by %s at %s.", c.Action, escape(c.TaskName), what, mention(by), stamp(at)))
+		text = safe(fmt.Sprintf("*%s* of *%s*: %s by %s at %s.", c.Action, escape(c.TaskName), what, mention(by), slackDate(at)))
 	}
 	blocks := []slack.Block{section(text)}
 	if result != "" {
@@ -303,7 +303,7 @@ func renderAudit(entries []release.AuditEntry, task string) bot.Message {
 	}
 	var lines []string
 	for _, e := range entries {
-		line := fmt.Sprintf("%s · %s · %s", stamp(e.At), mention(e.User), code(e.Verb))
+		line := fmt.Sprintf("%s · %s · %s", slackDate(e.At), mention(e.User), code(e.Verb))
 		if e.Channel != "" {
 			line += " in " + string(channelRef(e.Channel))
 		}
@@ -335,16 +335,29 @@ func elapsed(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// renderProgress is a followed execution's channel message, edited as its
-// status changes: status with emoji, elapsed time, who started it, stages.
-func renderProgress(f release.Followed, r *api.Record, now time.Time) bot.Message {
-	head := safe(fmt.Sprintf("%s *%s* · %s", statusEmojiOf(f.Status), escape(f.TaskName), f.Status.Label()))
-	took := "elapsed " + elapsed(now.Sub(f.CreatedAt))
-	if f.Status.Finished() {
-		took = "took " + elapsed(now.Sub(f.CreatedAt))
+// runTime is how long an execution has run, from ServiceStage's own
+// timestamps when the record has them, so that every message agrees.
+func runTime(f release.Followed, r *api.Record, now time.Time) time.Duration {
+	if r == nil || r.StartTime.IsZero() {
+		return now.Sub(f.CreatedAt)
 	}
-	meta := fmt.Sprintf("Execution %s · started by %s · %s", code(f.ExecutionID), mention(f.StartedBy), took)
-	blocks := []slack.Block{section(head), contextLine(safe(meta))}
+	if r.EndTime.After(r.StartTime) {
+		return r.EndTime.Sub(r.StartTime)
+	}
+	return now.Sub(r.StartTime)
+}
+
+// renderProgress is a followed execution's channel message, edited as its
+// status changes: status with emoji, who did what through releasebot,
+// elapsed time, stages.
+func renderProgress(f release.Followed, r *api.Record, now time.Time, console string) bot.Message {
+	head := safe(fmt.Sprintf("%s *%s* · %s", statusEmojiOf(f.Status), escape(f.TaskName), f.Status.Label()))
+	took := "running for " + elapsed(runTime(f, r, now))
+	if f.Status.Finished() {
+		took = "took " + elapsed(runTime(f, r, now))
+	}
+	meta := fmt.Sprintf("Execution %s · %s by %s · %s", code(f.ExecutionID), creditOf(f.Action), mention(f.StartedBy), took)
+	blocks := []slack.Block{section(head), contextLine(safe(meta) + consoleLink(console))}
 	if r != nil && len(r.Stages) > 0 {
 		var parts []string
 		for _, st := range r.Stages {
@@ -354,9 +367,9 @@ func renderProgress(f release.Followed, r *api.Record, now time.Time) bot.Messag
 			}
 			parts = append(parts, e+" "+escape(st.Name))
 		}
-		blocks = append(blocks, contextLine(safe("Stages: "+strings.Join(parts, " → "))))
+		blocks = append(blocks, contextLine(clipSafe("Stages: "+strings.Join(parts, " → "), 2900)))
 	}
-	return bot.Message{Text: fmt.Sprintf("%s: %s", tame(f.TaskName), f.Status.Label()), Blocks: blocks}
+	return bot.Message{Text: fmt.Sprintf("%s: %s, execution %s", tame(f.TaskName), f.Status.Label(), tame(f.ExecutionID)), Blocks: blocks}
 }
 
 func statusEmojiOf(s release.Status) string {
@@ -368,13 +381,11 @@ func statusEmojiOf(s release.Status) string {
 
 // renderFinished is the thread reply when a followed execution ends.
 func renderFinished(f release.Followed, r *api.Record, now time.Time) bot.Message {
-	d := now.Sub(f.CreatedAt)
-	if r != nil && !r.StartTime.IsZero() && r.EndTime.After(r.StartTime) {
-		d = r.EndTime.Sub(r.StartTime)
-	}
+	d := runTime(f, r, now)
 	text := safe(fmt.Sprintf("%s *%s* execution %s finished: %s after %s.", statusEmojiOf(f.Status), escape(f.TaskName),
 		code(f.ExecutionID), f.Status.Label(), elapsed(d)))
-	return bot.Message{Text: fmt.Sprintf("%s finished: %s", tame(f.TaskName), f.Status.Label()), Blocks: []slack.Block{section(text)}}
+	return bot.Message{Text: fmt.Sprintf("%s finished: %s, execution %s", tame(f.TaskName), f.Status.Label(), tame(f.ExecutionID)),
+		Blocks: []slack.Block{section(text)}}
 }
 
 // renderFollowBound says that releasebot stopped following an execution.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/release"
 )
@@ -14,8 +15,16 @@ import (
 // not approve, the tally and the buttons; once settled, a headline that
 // says how (approved, refused, closed, superseded, timed out), by whom, and
 // the execution's resulting status.
-func renderPrompt(p *release.Prompt) bot.Message {
-	blocks := []slack.Block{section(promptHeadline(p)), contextLine(promptMeta(p))}
+func renderPrompt(p *release.Prompt) bot.Message { return renderPromptFor(p, who{}, "") }
+
+// renderPromptFor is renderPrompt that, while the prompt is open, mentions
+// w, who may decide it, and links the console when console is set.
+func renderPromptFor(p *release.Prompt, w who, console string) bot.Message {
+	head := promptHeadline(p)
+	if p.State() == release.StateOpen && !w.empty() {
+		head += safe("\nWaiting for " + string(w.mentions()) + ".")
+	}
+	blocks := []slack.Block{section(head), contextLine(promptMeta(p) + consoleLink(console))}
 	if p.Note != "" {
 		blocks = append(blocks, quote("Note from "+string(mention(p.AskedBy)), p.Note))
 	}
@@ -146,4 +155,24 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// render is the prompt as its channel shows it: who may decide it
+// mentioned while it is open, the console linked.
+func (ap *approvals) render(p *release.Prompt) bot.Message {
+	rules := ap.rules.For(api.ReleaseTask{ID: p.PipelineID, Name: p.TaskName})
+	w := eligible(rules.Approvers, p)
+	if p.Escalated {
+		e := eligible(rules.EscalateTo, p)
+		w.users, w.groups, w.anyone = append(w.users, e.users...), append(w.groups, e.groups...), w.anyone || e.anyone
+	}
+	return renderPromptFor(p, w, ap.console(p.PipelineID, p.ExecutionID))
+}
+
+// consoleLink is " · Open in ServiceStage" linking url, or "".
+func consoleLink(url string) safe {
+	if url == "" {
+		return ""
+	}
+	return safe(" · <" + escape(url) + "|Open in ServiceStage>")
 }

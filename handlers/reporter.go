@@ -45,7 +45,7 @@ func gone(err error) error {
 
 // Progress edits a followed execution's channel message.
 func (r *Reporter) Progress(ctx context.Context, f release.Followed, rec *api.Record) error {
-	return gone(r.slack.Update(ctx, f.Channel, f.TS, renderProgress(f, rec, r.now())))
+	return gone(r.slack.Update(ctx, f.Channel, f.TS, renderProgress(f, rec, r.now(), r.ap.console(f.PipelineID, f.ExecutionID))))
 }
 
 // Finished replies in the execution's thread when it ends.
@@ -157,5 +157,5 @@ func (r *Reporter) PromptChanged(ctx context.Context, p release.Prompt, how rele
 		At: r.now(), User: "releasebot", Channel: p.Channel, Verb: "reconcile", TaskName: p.TaskName,
 		PipelineID: p.PipelineID, Execution: p.ExecutionID, Outcome: "prompt " + p.State().String() + ": " + tame(p.LastError),
 	})
-	return gone(r.slack.Update(ctx, p.Channel, p.TS, renderPrompt(&p)))
+	return gone(r.slack.Update(ctx, p.Channel, p.TS, r.ap.render(&p)))
 }
