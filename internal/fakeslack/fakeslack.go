@@ -1,4 +1,4 @@
-// Package fakeslack is an in-process fake Slack (Socket Mode and Web API) for end-to-end tests that drive the real slack-go client.
+// Package fakeslack is a Slack simulator (Socket Mode and Web API) that the real slack-go client talks to: the test suite's fake Slack and the playground's.
 package fakeslack
 
 import (
@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,13 +40,17 @@ var DefaultScopes = []string{"commands", "chat:write", "usergroups:read"}
 // methodScopes is the table the server enforces; MethodScopes is a copy so
 // that a test touching the exported map cannot race with the server.
 var methodScopes = map[string]string{
-	"apps.connections.open": "", // needs connections:write on the app-level token, not a bot scope
-	"auth.test":             "",
-	"chat.postMessage":      "chat:write",
-	"chat.postEphemeral":    "chat:write",
-	"chat.update":           "chat:write",
-	"views.open":            "",
-	"usergroups.users.list": "usergroups:read",
+	"apps.connections.open":        "", // needs connections:write on the app-level token, not a bot scope
+	"auth.test":                    "",
+	"chat.postMessage":             "chat:write",
+	"chat.postEphemeral":           "chat:write",
+	"chat.update":                  "chat:write",
+	"conversations.open":           "im:write",
+	"files.getUploadURLExternal":   "files:write",
+	"files.completeUploadExternal": "files:write",
+	"views.open":                   "",
+	"views.publish":                "",
+	"usergroups.users.list":        "usergroups:read",
 }
 
 // MethodScopes maps every Web API method the fake serves to the bot scope it
@@ -73,6 +76,9 @@ type Options struct {
 	Now func() time.Time
 	// Logf, if set, receives one line per connection event and Web API call (e.g. t.Logf).
 	Logf func(format string, args ...any)
+	// Users are the people of the workspace: their names appear in payloads
+	// and on the page. Others get a name made from their ID.
+	Users []User
 }
 
 // ErrClosed is returned by waits and sends once the server is closed.
@@ -106,9 +112,20 @@ type Server struct {
 	groups       map[string][]string
 	msgs         map[msgKey]*Message
 	msgOrder     []msgKey
+	ephemerals   map[msgKey]*Message
+	ephOrder     []msgKey
 	triggers     map[string]*trigger
 	responseURLs map[string]*responseURL
-	views        map[string]map[string]any
+	views        map[string]*view
+	homes        map[string]string // user → ID of the view views.publish gave them
+	dms          map[string]string // direct message channel → its person
+	users        map[string]User
+	userOrder    []string
+	files        map[string]*File
+	// rev counts changes a person can see; revs holds each item's last one,
+	// so the page's stream sends what changed since the rev it has.
+	rev  int64
+	revs map[itemKey]int64
 }
 
 // New starts a fake Slack on a loopback httptest.Server. The caller must call Close.
@@ -138,24 +155,42 @@ func New(opts Options) *Server {
 		inject:       make(map[string][]injected),
 		groups:       make(map[string][]string),
 		msgs:         make(map[msgKey]*Message),
+		ephemerals:   make(map[msgKey]*Message),
 		triggers:     make(map[string]*trigger),
 		responseURLs: make(map[string]*responseURL),
-		views:        make(map[string]map[string]any),
+		views:        make(map[string]*view),
+		homes:        make(map[string]string),
+		dms:          make(map[string]string),
+		users:        make(map[string]User),
+		files:        make(map[string]*File),
+		revs:         make(map[itemKey]int64),
 	}
 	for _, sc := range opts.Scopes {
 		s.scopes[sc] = true
+	}
+	for _, u := range opts.Users {
+		s.setUserLocked(u)
 	}
 	s.upgrader = websocket.Upgrader{CheckOrigin: s.checkOrigin}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
+	mux.HandleFunc("/upload/", s.serveUpload)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
 
+// TB is the part of testing.TB that MustStart uses; *testing.T is one.
+// (The playground links this package into the binary, without package testing.)
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Cleanup(func())
+}
+
 // MustStart is New with Logf defaulting to tb.Logf and Close registered with tb.Cleanup.
-func MustStart(tb testing.TB, opts Options) *Server {
+func MustStart(tb TB, opts Options) *Server {
 	tb.Helper()
 	if opts.Logf == nil {
 		opts.Logf = tb.Logf
@@ -232,15 +267,19 @@ func (s *Server) nextIDLocked() int {
 	return s.seq
 }
 
+// AllScopes lists every bot scope: the ones MethodScopes names, and
+// commands. The playground grants them all.
+func AllScopes() []string {
+	set := map[string]bool{"commands": true}
+	for _, sc := range methodScopes {
+		if sc != "" {
+			set[sc] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
 func (s *Server) grantedScopes() string {
 	granted := slices.Sorted(maps.Keys(s.scopes))
 	return strings.Join(granted, ",")
-}
-
-// SetUserGroup defines (or replaces) the members usergroups.users.list returns for id.
-// Unknown ids answer no_such_subteam.
-func (s *Server) SetUserGroup(id string, members ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.groups[id] = slices.Clone(members)
 }

@@ -332,12 +332,17 @@ func TestResponseURL(t *testing.T) {
 
 func TestMethodScopes(t *testing.T) {
 	assert.Equal(t, map[string]string{
-		"apps.connections.open": "",
-		"auth.test":             "",
-		"chat.postMessage":      "chat:write",
-		"chat.postEphemeral":    "chat:write",
-		"chat.update":           "chat:write",
-		"views.open":            "",
-		"usergroups.users.list": "usergroups:read",
+		"apps.connections.open":        "",
+		"auth.test":                    "",
+		"chat.postMessage":             "chat:write",
+		"chat.postEphemeral":           "chat:write",
+		"chat.update":                  "chat:write",
+		"conversations.open":           "im:write",
+		"files.getUploadURLExternal":   "files:write",
+		"files.completeUploadExternal": "files:write",
+		"views.open":                   "",
+		"views.publish":                "",
+		"usergroups.users.list":        "usergroups:read",
 	}, fakeslack.MethodScopes)
+	assert.Equal(t, []string{"chat:write", "commands", "files:write", "im:write", "usergroups:read"}, fakeslack.AllScopes())
 }
