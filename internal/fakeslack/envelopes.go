@@ -87,7 +87,7 @@ func (s *Server) newResponseURLLocked(ru *responseURL) string {
 	id := fmt.Sprintf("%s-%d-%08x", DefaultTeamID, 1000+n, uint32(n)*2654435761)
 	ru.created = s.now()
 	s.responseURLs[id] = ru
-	return s.srv.URL + "/response/" + id
+	return s.url + "/response/" + id
 }
 
 // SendSlashCommand delivers a slash_commands envelope on one live socket,

@@ -4,9 +4,10 @@ package fakeslack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -88,7 +89,9 @@ var ErrClosed = errors.New("fakeslack: server closed")
 type Server struct {
 	opts     Options
 	scopes   map[string]bool
-	srv      *httptest.Server
+	url      string // http://127.0.0.1:PORT
+	http     *http.Server
+	served   chan struct{} // closed when http.Serve returns
 	upgrader websocket.Upgrader
 	stop     chan struct{} // closed by Close
 	wg       sync.WaitGroup
@@ -128,7 +131,8 @@ type Server struct {
 	revs map[itemKey]int64
 }
 
-// New starts a fake Slack on a loopback httptest.Server. The caller must call Close.
+// New starts a fake Slack on a loopback port. It panics if no port can be
+// bound, as httptest.NewServer does. The caller must call Close.
 func New(opts Options) *Server {
 	if opts.BotToken == "" {
 		opts.BotToken = DefaultBotToken
@@ -177,7 +181,17 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
 	mux.HandleFunc("/upload/", s.serveUpload)
-	s.srv = httptest.NewServer(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("fakeslack: listen on loopback: %v", err))
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		_ = s.http.Serve(ln) // ErrServerClosed after Close
+	}()
 	return s
 }
 
@@ -201,10 +215,10 @@ func MustStart(tb TB, opts Options) *Server {
 }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:PORT.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.url }
 
 // APIURL is the Web API endpoint with its trailing slash, as slack.OptionAPIURL and SLACK_API_URL need it.
-func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+func (s *Server) APIURL() string { return s.url + "/api/" }
 
 // Close closes every socket, stops the server and waits for all its goroutines. It is idempotent.
 func (s *Server) Close() {
@@ -222,7 +236,13 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		_ = c.ws.Close()
 	}
-	s.srv.Close()
+	// Shutdown waits for the requests in flight; sockets are hijacked, closed above and waited for by wg.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.http.Shutdown(ctx); err != nil {
+		_ = s.http.Close()
+	}
+	cancel()
+	<-s.served
 	s.wg.Wait()
 }
 

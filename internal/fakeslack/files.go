@@ -74,14 +74,14 @@ func (s *Server) filesGetUploadURLExternal(c *Call) reply {
 	s.files[id] = &File{ID: id, Name: name, Title: name, Size: size}
 	// slack-go sends the bot token to the upload URL only if it is on the
 	// API's own host, so it must be served here.
-	return ok(map[string]any{"upload_url": s.srv.URL + "/upload/" + id, "file_id": id})
+	return ok(map[string]any{"upload_url": s.url + "/upload/" + id, "file_id": id})
 }
 
 // serveUpload takes a file's content: the "file" part of a multipart form,
 // as slack-go sends it, or the raw body.
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/upload/")
-	call := Call{Method: UploadMethod, Params: map[string]string{"file_id": id}, URL: s.srv.URL + r.URL.Path, At: s.now()}
+	call := Call{Method: UploadMethod, Params: map[string]string{"file_id": id}, URL: s.url + r.URL.Path, At: s.now()}
 	if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
 		call.Token = tok
 	}

@@ -124,7 +124,7 @@ func (s *Server) serveLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.tickets, ticket)
-	// Hijacked connections are not waited for by httptest.Server.Close.
+	// Hijacked connections are not waited for by http.Server.Shutdown.
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()

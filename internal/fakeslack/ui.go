@@ -48,12 +48,7 @@ func (s *Server) UIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users", s.uiUsers)
 	mux.HandleFunc("GET /events", s.uiEvents)
-	mux.HandleFunc("POST /command", uiPost(s.uiCommand))
-	mux.HandleFunc("POST /message", uiPost(s.uiMessage))
-	mux.HandleFunc("POST /click", uiPost(s.uiClick))
-	mux.HandleFunc("POST /submit", uiPost(s.uiSubmit))
-	mux.HandleFunc("POST /close", uiPost(s.uiClose))
-	mux.HandleFunc("POST /home", uiPost(s.uiHome))
+	mux.HandleFunc("POST /{action}", s.uiPost)
 	mux.HandleFunc("GET /files/{id}", s.uiFile)
 	return mux
 }
@@ -85,37 +80,55 @@ func badRequest(format string, args ...any) error {
 	return &uiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-func uiPost(h func(ctx context.Context, req uiRequest) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-			writeUI(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send JSON"})
-			return
-		}
-		var req uiRequest
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-			writeUI(w, http.StatusBadRequest, map[string]string{"error": "bad JSON: " + err.Error()})
-			return
-		}
-		if req.User == "" {
-			writeUI(w, http.StatusBadRequest, map[string]string{"error": "user is required"})
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), uiAckTimeout)
-		defer cancel()
-		out, err := h(ctx, req)
-		var ue *uiError
-		switch {
-		case errors.As(err, &ue):
-			writeUI(w, ue.status, map[string]string{"error": ue.msg})
-		case errors.Is(err, context.DeadlineExceeded):
-			writeUI(w, http.StatusGatewayTimeout, map[string]string{"error": "releasebot did not answer in time; is it connected?"})
-		case err != nil:
-			writeUI(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
-		case out == nil:
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			writeUI(w, http.StatusOK, out)
-		}
+// uiPost serves every POST route: one handler, so that the playground's
+// binary carries one copy of the decoding and answering.
+func (s *Server) uiPost(w http.ResponseWriter, r *http.Request) {
+	var h func(ctx context.Context, req uiRequest) (any, error)
+	switch r.PathValue("action") {
+	case "command":
+		h = s.uiCommand
+	case "message":
+		h = s.uiMessage
+	case "click":
+		h = s.uiClick
+	case "submit":
+		h = s.uiSubmit
+	case "close":
+		h = s.uiClose
+	case "home":
+		h = s.uiHome
+	default:
+		writeUI(w, http.StatusNotFound, map[string]string{"error": "no such action"})
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeUI(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send JSON"})
+		return
+	}
+	var req uiRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeUI(w, http.StatusBadRequest, map[string]string{"error": "bad JSON: " + err.Error()})
+		return
+	}
+	if req.User == "" {
+		writeUI(w, http.StatusBadRequest, map[string]string{"error": "user is required"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), uiAckTimeout)
+	defer cancel()
+	out, err := h(ctx, req)
+	var ue *uiError
+	switch {
+	case errors.As(err, &ue):
+		writeUI(w, ue.status, map[string]string{"error": ue.msg})
+	case errors.Is(err, context.DeadlineExceeded):
+		writeUI(w, http.StatusGatewayTimeout, map[string]string{"error": "releasebot did not answer in time; is it connected?"})
+	case err != nil:
+		writeUI(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+	case out == nil:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeUI(w, http.StatusOK, out)
 	}
 }
 

@@ -310,7 +310,7 @@ func (s *Server) appsConnectionsOpen(*Call) reply {
 	n := s.nextIDLocked()
 	ticket := fmt.Sprintf("%d-%08x", n, uint32(n)*2654435761)
 	s.tickets[ticket] = true
-	return ok(map[string]any{"url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/link/?ticket=" + ticket})
+	return ok(map[string]any{"url": "ws" + strings.TrimPrefix(s.url, "http") + "/link/?ticket=" + ticket})
 }
 
 func (s *Server) authTest(*Call) reply {
@@ -438,7 +438,7 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	call := Call{Method: ResponseURLMethod, Params: map[string]string{}, JSON: body, URL: s.srv.URL + r.URL.Path, At: s.now()}
+	call := Call{Method: ResponseURLMethod, Params: map[string]string{}, JSON: body, URL: s.url + r.URL.Path, At: s.now()}
 	parsed := jsonParams(body, call.Params)
 
 	s.mu.Lock()
