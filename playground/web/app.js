@@ -52,6 +52,7 @@ function connect() {
 }
 
 function setConnected(on) {
+  if (document.body.dataset.connected === String(on)) return; // a live region: say it once
   document.body.dataset.connected = String(on);
   $('status').textContent = on ? 'releasebot is connected' : 'releasebot is not connected';
 }
@@ -710,6 +711,13 @@ async function main() {
   $('nav-app').addEventListener('click', () => show('app'));
   $('tab-home').addEventListener('click', () => tab('home'));
   $('tab-messages').addEventListener('click', () => tab('messages'));
+  // Tabs move with the arrow keys, as ARIA's tab pattern has it.
+  document.querySelector('[role="tablist"]').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    const next = state.tab === 'home' ? 'messages' : 'home';
+    tab(next);
+    $('tab-' + next).focus();
+  });
   $('modal-form').addEventListener('submit', submitModal);
   $('modal-cancel').addEventListener('click', cancelModal);
   $('modal').addEventListener('cancel', cancelModal);
