@@ -230,6 +230,32 @@ func validateModal(raw json.RawMessage) (map[string]any, []string) {
 	return view, errs
 }
 
+// validateHome checks a views.publish view and returns it decoded.
+func validateHome(raw json.RawMessage) (map[string]any, []string) {
+	var errs blockErrs
+	var view map[string]any
+	if err := json.Unmarshal(raw, &view); err != nil || view == nil {
+		errs.add("/view", "must be an object")
+		return nil, errs
+	}
+	if typ, _ := view["type"].(string); typ != "home" {
+		errs.add("/view/type", "must be one of [home]")
+	}
+	if s, isStr := view["private_metadata"].(string); isStr {
+		errs.maxLen("/view/private_metadata", s, maxPrivateMeta)
+	}
+	if s, isStr := view["callback_id"].(string); isStr {
+		errs.maxLen("/view/callback_id", s, maxCallbackID)
+	}
+	blocks, _ := json.Marshal(view["blocks"])
+	if view["blocks"] == nil {
+		errs.add("/view/blocks", "missing required field: blocks")
+	} else {
+		errs = append(errs, validateBlocks(blocks, maxModalBlocks, "/view/blocks")...)
+	}
+	return view, errs
+}
+
 func hasInput(blocks []any) bool {
 	for _, b := range blocks {
 		if m, _ := b.(map[string]any); m != nil && m["type"] == "input" {

@@ -1,16 +1,16 @@
-// Package fakeslack is an in-process fake Slack (Socket Mode and Web API) for end-to-end tests that drive the real slack-go client.
+// Package fakeslack is a Slack simulator (Socket Mode and Web API) that the real slack-go client talks to: the test suite's fake Slack and the playground's.
 package fakeslack
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,13 +41,17 @@ var DefaultScopes = []string{"commands", "chat:write", "usergroups:read"}
 // methodScopes is the table the server enforces; MethodScopes is a copy so
 // that a test touching the exported map cannot race with the server.
 var methodScopes = map[string]string{
-	"apps.connections.open": "", // needs connections:write on the app-level token, not a bot scope
-	"auth.test":             "",
-	"chat.postMessage":      "chat:write",
-	"chat.postEphemeral":    "chat:write",
-	"chat.update":           "chat:write",
-	"views.open":            "",
-	"usergroups.users.list": "usergroups:read",
+	"apps.connections.open":        "", // needs connections:write on the app-level token, not a bot scope
+	"auth.test":                    "",
+	"chat.postMessage":             "chat:write",
+	"chat.postEphemeral":           "chat:write",
+	"chat.update":                  "chat:write",
+	"conversations.open":           "im:write",
+	"files.getUploadURLExternal":   "files:write",
+	"files.completeUploadExternal": "files:write",
+	"views.open":                   "",
+	"views.publish":                "",
+	"usergroups.users.list":        "usergroups:read",
 }
 
 // MethodScopes maps every Web API method the fake serves to the bot scope it
@@ -73,6 +77,9 @@ type Options struct {
 	Now func() time.Time
 	// Logf, if set, receives one line per connection event and Web API call (e.g. t.Logf).
 	Logf func(format string, args ...any)
+	// Users are the people of the workspace: their names appear in payloads
+	// and on the page. Others get a name made from their ID.
+	Users []User
 }
 
 // ErrClosed is returned by waits and sends once the server is closed.
@@ -82,7 +89,9 @@ var ErrClosed = errors.New("fakeslack: server closed")
 type Server struct {
 	opts     Options
 	scopes   map[string]bool
-	srv      *httptest.Server
+	url      string // http://127.0.0.1:PORT
+	http     *http.Server
+	served   chan struct{} // closed when http.Serve returns
 	upgrader websocket.Upgrader
 	stop     chan struct{} // closed by Close
 	wg       sync.WaitGroup
@@ -106,12 +115,24 @@ type Server struct {
 	groups       map[string][]string
 	msgs         map[msgKey]*Message
 	msgOrder     []msgKey
+	ephemerals   map[msgKey]*Message
+	ephOrder     []msgKey
 	triggers     map[string]*trigger
 	responseURLs map[string]*responseURL
-	views        map[string]map[string]any
+	views        map[string]*view
+	homes        map[string]string // user → ID of the view views.publish gave them
+	dms          map[string]string // direct message channel → its person
+	users        map[string]User
+	userOrder    []string
+	files        map[string]*File
+	// rev counts changes a person can see; revs holds each item's last one,
+	// so the page's stream sends what changed since the rev it has.
+	rev  int64
+	revs map[itemKey]int64
 }
 
-// New starts a fake Slack on a loopback httptest.Server. The caller must call Close.
+// New starts a fake Slack on a loopback port. It panics if no port can be
+// bound, as httptest.NewServer does. The caller must call Close.
 func New(opts Options) *Server {
 	if opts.BotToken == "" {
 		opts.BotToken = DefaultBotToken
@@ -138,24 +159,52 @@ func New(opts Options) *Server {
 		inject:       make(map[string][]injected),
 		groups:       make(map[string][]string),
 		msgs:         make(map[msgKey]*Message),
+		ephemerals:   make(map[msgKey]*Message),
 		triggers:     make(map[string]*trigger),
 		responseURLs: make(map[string]*responseURL),
-		views:        make(map[string]map[string]any),
+		views:        make(map[string]*view),
+		homes:        make(map[string]string),
+		dms:          make(map[string]string),
+		users:        make(map[string]User),
+		files:        make(map[string]*File),
+		revs:         make(map[itemKey]int64),
 	}
 	for _, sc := range opts.Scopes {
 		s.scopes[sc] = true
+	}
+	for _, u := range opts.Users {
+		s.setUserLocked(u)
 	}
 	s.upgrader = websocket.Upgrader{CheckOrigin: s.checkOrigin}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
-	s.srv = httptest.NewServer(mux)
+	mux.HandleFunc("/upload/", s.serveUpload)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("fakeslack: listen on loopback: %v", err))
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		_ = s.http.Serve(ln) // ErrServerClosed after Close
+	}()
 	return s
 }
 
+// TB is the part of testing.TB that MustStart uses; *testing.T is one.
+// (The playground links this package into the binary, without package testing.)
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Cleanup(func())
+}
+
 // MustStart is New with Logf defaulting to tb.Logf and Close registered with tb.Cleanup.
-func MustStart(tb testing.TB, opts Options) *Server {
+func MustStart(tb TB, opts Options) *Server {
 	tb.Helper()
 	if opts.Logf == nil {
 		opts.Logf = tb.Logf
@@ -166,10 +215,10 @@ func MustStart(tb testing.TB, opts Options) *Server {
 }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:PORT.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.url }
 
 // APIURL is the Web API endpoint with its trailing slash, as slack.OptionAPIURL and SLACK_API_URL need it.
-func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+func (s *Server) APIURL() string { return s.url + "/api/" }
 
 // Close closes every socket, stops the server and waits for all its goroutines. It is idempotent.
 func (s *Server) Close() {
@@ -187,7 +236,13 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		_ = c.ws.Close()
 	}
-	s.srv.Close()
+	// Shutdown waits for the requests in flight; sockets are hijacked, closed above and waited for by wg.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := s.http.Shutdown(ctx); err != nil {
+		_ = s.http.Close()
+	}
+	cancel()
+	<-s.served
 	s.wg.Wait()
 }
 
@@ -232,15 +287,19 @@ func (s *Server) nextIDLocked() int {
 	return s.seq
 }
 
+// AllScopes lists every bot scope: the ones MethodScopes names, and
+// commands. The playground grants them all.
+func AllScopes() []string {
+	set := map[string]bool{"commands": true}
+	for _, sc := range methodScopes {
+		if sc != "" {
+			set[sc] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
 func (s *Server) grantedScopes() string {
 	granted := slices.Sorted(maps.Keys(s.scopes))
 	return strings.Join(granted, ",")
-}
-
-// SetUserGroup defines (or replaces) the members usergroups.users.list returns for id.
-// Unknown ids answer no_such_subteam.
-func (s *Server) SetUserGroup(id string, members ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.groups[id] = slices.Clone(members)
 }

@@ -60,6 +60,9 @@ type envelope struct {
 	pub   *Envelope // nil until delivered
 	ack   *AckFrame
 	acked chan struct{}
+	// onAck, if set, applies what the first ack's payload asks for; it is
+	// called with Server.mu held.
+	onAck func(payload json.RawMessage)
 }
 
 // Ack waits for the first ack of the envelope. It returns ctx's error, or
@@ -121,7 +124,7 @@ func (s *Server) serveLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(s.tickets, ticket)
-	// Hijacked connections are not waited for by httptest.Server.Close.
+	// Hijacked connections are not waited for by http.Server.Shutdown.
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
@@ -293,6 +296,9 @@ func (s *Server) handleFrame(c *conn, data []byte) {
 	default:
 		e.ack = &ack
 		close(e.acked)
+		if e.onAck != nil {
+			e.onAck(ack.Payload)
+		}
 	}
 }
 
@@ -448,12 +454,15 @@ func (s *Server) writeAny(ctx context.Context, frame []byte) (int, time.Time, er
 }
 
 // deliver registers an envelope, writes it and returns it once written.
-func (s *Server) deliver(ctx context.Context, typ string, payload json.RawMessage, responseURL, triggerID string) (*Envelope, error) {
+func (s *Server) deliver(ctx context.Context, typ string, payload json.RawMessage, responseURL, triggerID string,
+	onAck func(json.RawMessage),
+) (*Envelope, error) {
 	s.mu.Lock()
 	n := s.nextIDLocked()
 	st := &envelope{
 		id:    fmt.Sprintf("%08x-fa4e-4e5e-8a4e-%012x", n*2654435761%(1<<32), n),
 		acked: make(chan struct{}),
+		onAck: onAck,
 	}
 	s.envelopes[st.id] = st
 	s.envOrder = append(s.envOrder, st)

@@ -154,13 +154,17 @@ type methodSpec struct {
 }
 
 var methods = map[string]methodSpec{
-	"apps.connections.open": {appToken: true, handle: (*Server).appsConnectionsOpen},
-	"auth.test":             {handle: (*Server).authTest},
-	"chat.postMessage":      {handle: (*Server).chatPostMessage},
-	"chat.postEphemeral":    {handle: (*Server).chatPostEphemeral},
-	"chat.update":           {handle: (*Server).chatUpdate},
-	"views.open":            {handle: (*Server).viewsOpen},
-	"usergroups.users.list": {handle: (*Server).usergroupsUsersList},
+	"apps.connections.open":        {appToken: true, handle: (*Server).appsConnectionsOpen},
+	"auth.test":                    {handle: (*Server).authTest},
+	"chat.postMessage":             {handle: (*Server).chatPostMessage},
+	"chat.postEphemeral":           {handle: (*Server).chatPostEphemeral},
+	"chat.update":                  {handle: (*Server).chatUpdate},
+	"conversations.open":           {handle: (*Server).conversationsOpen},
+	"files.getUploadURLExternal":   {handle: (*Server).filesGetUploadURLExternal},
+	"files.completeUploadExternal": {handle: (*Server).filesCompleteUploadExternal},
+	"views.open":                   {handle: (*Server).viewsOpen},
+	"views.publish":                {handle: (*Server).viewsPublish},
+	"usergroups.users.list":        {handle: (*Server).usergroupsUsersList},
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +310,7 @@ func (s *Server) appsConnectionsOpen(*Call) reply {
 	n := s.nextIDLocked()
 	ticket := fmt.Sprintf("%d-%08x", n, uint32(n)*2654435761)
 	s.tickets[ticket] = true
-	return ok(map[string]any{"url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/link/?ticket=" + ticket})
+	return ok(map[string]any{"url": "ws" + strings.TrimPrefix(s.url, "http") + "/link/?ticket=" + ticket})
 }
 
 func (s *Server) authTest(*Call) reply {
@@ -356,6 +360,7 @@ func (s *Server) chatPostMessage(c *Call) reply {
 	if channel == "" {
 		return fail("channel_not_found")
 	}
+	channel = s.channelForLocked(channel)
 	text, blocks, warnings, bad := messageContent(c.Params["text"], json.RawMessage(c.Params["blocks"]), "/blocks")
 	if bad != nil {
 		return *bad
@@ -363,7 +368,10 @@ func (s *Server) chatPostMessage(c *Call) reply {
 	if text == "" && blocks == nil && c.Params["attachments"] == "" {
 		return fail("no_text")
 	}
-	m := s.postLocked(channel, c.Params["thread_ts"], text, blocks)
+	m := s.postLocked(&Message{
+		Channel: channel, ThreadTS: c.Params["thread_ts"], Text: text, Blocks: blocks,
+		ReplyBroadcast: c.Params["thread_ts"] != "" && c.Params["reply_broadcast"] == "true",
+	})
 	return withWarnings(ok(map[string]any{"channel": channel, "ts": m.TS, "message": m.apiJSON()}), warnings)
 }
 
@@ -372,7 +380,8 @@ func (s *Server) chatPostEphemeral(c *Call) reply {
 	if channel == "" {
 		return fail("channel_not_found")
 	}
-	if c.Params["user"] == "" {
+	user := c.Params["user"]
+	if user == "" {
 		return fail("user_not_in_channel")
 	}
 	text, blocks, warnings, bad := messageContent(c.Params["text"], json.RawMessage(c.Params["blocks"]), "/blocks")
@@ -382,7 +391,8 @@ func (s *Server) chatPostEphemeral(c *Call) reply {
 	if text == "" && blocks == nil && c.Params["attachments"] == "" {
 		return fail("no_text")
 	}
-	return withWarnings(ok(map[string]any{"message_ts": s.nextTSLocked()}), warnings)
+	m := s.postLocked(&Message{Channel: channel, ThreadTS: c.Params["thread_ts"], Text: text, Blocks: blocks, To: user})
+	return withWarnings(ok(map[string]any{"message_ts": m.TS}), warnings)
 }
 
 func (s *Server) chatUpdate(c *Call) reply {
@@ -400,59 +410,25 @@ func (s *Server) chatUpdate(c *Call) reply {
 		return fail("no_text")
 	}
 	// Omitted fields keep their previous value, as on Slack.
-	if hasText {
-		m.Text = text
+	if !hasText {
+		text = m.Text
 	}
-	if hasBlocks {
-		m.Blocks = blocks
+	if !hasBlocks {
+		blocks = m.Blocks
 	}
-	m.Edits++
+	s.editLocked(m, text, blocks)
 	return withWarnings(ok(map[string]any{
 		"channel": m.Channel, "ts": m.TS, "text": m.Text, "message": m.apiJSON(),
 	}), warnings)
 }
 
-func (s *Server) viewsOpen(c *Call) reply {
-	var req struct {
-		TriggerID string          `json:"trigger_id"`
-		View      json.RawMessage `json:"view"`
+func (s *Server) conversationsOpen(c *Call) reply {
+	users := c.Params["users"]
+	if users == "" || strings.Contains(users, ",") {
+		// Group DMs are not modelled: releasebot only writes to one person.
+		return fail("users_list_not_supplied")
 	}
-	if json.Unmarshal(c.JSON, &req) != nil {
-		return fail("invalid_json")
-	}
-	t, found := s.triggers[req.TriggerID]
-	switch {
-	case req.TriggerID == "" || !found:
-		return fail("invalid_trigger_id")
-	case t.used:
-		return fail("exchanged_trigger_id")
-	case s.opts.TriggerTTL > 0 && s.now().Sub(t.created) > s.opts.TriggerTTL:
-		return fail("expired_trigger_id")
-	}
-	if len(req.View) > maxViewBytes {
-		return fail("view_too_large")
-	}
-	view, errs := validateModal(req.View)
-	if len(errs) > 0 {
-		return failWith("invalid_arguments", errs)
-	}
-	t.used = true
-	n := s.nextIDLocked()
-	id := fmt.Sprintf("V%08d", n)
-	maps.Copy(view, map[string]any{
-		"id": id, "team_id": DefaultTeamID, "state": map[string]any{"values": map[string]any{}},
-		"hash": fmt.Sprintf("%d.%08x", 156772938+n, n), "root_view_id": id, "previous_view_id": nil,
-		"app_id": AppID, "bot_id": BotID, "app_installed_team_id": DefaultTeamID,
-	})
-	for k, def := range map[string]any{
-		"callback_id": "", "private_metadata": "", "external_id": "", "clear_on_close": false, "notify_on_close": false,
-	} {
-		if _, set := view[k]; !set {
-			view[k] = def
-		}
-	}
-	s.views[id] = view
-	return ok(map[string]any{"view": view})
+	return ok(map[string]any{"channel": map[string]any{"id": s.dmChannelLocked(users)}})
 }
 
 func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
@@ -462,7 +438,7 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	call := Call{Method: ResponseURLMethod, Params: map[string]string{}, JSON: body, URL: s.srv.URL + r.URL.Path, At: s.now()}
+	call := Call{Method: ResponseURLMethod, Params: map[string]string{}, JSON: body, URL: s.url + r.URL.Path, At: s.now()}
 	parsed := jsonParams(body, call.Params)
 
 	s.mu.Lock()
@@ -516,20 +492,29 @@ func (s *Server) responseURLLocked(id, httpMethod string, body []byte, parsed bo
 		return *bad
 	}
 	ru.uses++
-	source, hasSource := s.msgs[msgKey{ru.channel, ru.messageTS}]
-	hasSource = hasSource && ru.messageTS != "" && !ru.ephemeral
+	var source *Message
+	if ru.messageTS != "" {
+		k := msgKey{ru.channel, ru.messageTS}
+		if ru.ephemeral {
+			source = s.ephemerals[k]
+		} else {
+			source = s.msgs[k]
+		}
+	}
 	switch {
 	case msg.DeleteOriginal:
-		if hasSource {
+		if source != nil {
 			s.deleteLocked(source)
 		}
 	case msg.ReplaceOriginal:
-		if hasSource {
-			source.Text, source.Blocks = text, blocks
-			source.Edits++
+		if source != nil {
+			s.editLocked(source, text, blocks)
 		}
 	case msg.ResponseType == "in_channel":
-		s.postLocked(ru.channel, msg.ThreadTS, text, blocks)
+		s.postLocked(&Message{Channel: ru.channel, ThreadTS: msg.ThreadTS, Text: text, Blocks: blocks})
+	default:
+		thread := orDefault(msg.ThreadTS, ru.threadTS)
+		s.postLocked(&Message{Channel: ru.channel, ThreadTS: thread, Text: text, Blocks: blocks, To: orDefault(ru.user, DefaultUserID)})
 	}
 	return withWarnings(ok(nil), warnings)
 }
