@@ -12,7 +12,7 @@ func TestE2EHelpListStatus(t *testing.T) {
 	h := startBot(t, nil)
 
 	h.command(t, mallory, "help")
-	h.reply(t, mallory, "/release start &lt;task&gt;")
+	h.reply(t, mallory, "/release start payments-api")
 
 	h.command(t, mallory, "list")
 	c := h.reply(t, mallory, "4 release tasks")
@@ -56,7 +56,7 @@ func TestE2ENothingUpstreamWhenRefused(t *testing.T) {
 	}{
 		{"not an operator", nil, mallory, channel, "start web-frontend", "Only operators may operate release tasks"},
 		{"nobody configured", map[string]string{"RELEASEBOT_OPERATORS": ""}, alice, channel, "start web-frontend", "ask an admin to set RELEASEBOT_OPERATORS"},
-		{"approver is not operator", nil, bob, channel, "retry web-frontend", "RELEASEBOT_OPERATORS"},
+		{"approver is not operator", nil, bob, channel, "retry web-frontend", "Only operators may operate release tasks"},
 		{"malformed", nil, alice, channel, "start", "Usage: `/release start &lt;task&gt;"},
 		{"unknown verb", nil, alice, channel, "deploy web-frontend", "Unknown command"},
 		{"unterminated quote", nil, alice, channel, `start "web`, "quote is not closed"},

@@ -117,7 +117,7 @@ func TestE2EPolicyFileRulesPerReleaseTask(t *testing.T) {
 	prompt := h.paymentsAwaitingApproval(t)
 	assert.Contains(t, content(prompt), "approvals 0 of 2", "the policy's quorum for this release task")
 	h.click(t, bob, prompt, "approve")
-	h.reply(t, bob, "You may not approve or refuse")
+	h.reply(t, bob, "Only approvers of this release task may approve or refuse (<@"+dave+">, <@"+erin+">)")
 	h.click(t, dave, prompt, "approve")
 	h.editOf(t, prompt.Params["ts"], "approvals 1 of 2 (<@"+dave+">)")
 	h.click(t, erin, prompt, "approve")

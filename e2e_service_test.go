@@ -20,7 +20,7 @@ func TestE2EHealthReadinessMetrics(t *testing.T) {
 	h.command(t, alice, "start payments-api")
 	ts := h.tsOf(t, h.posted(t, "started *payments-api*")).Params["ts"]
 	h.command(t, mallory, "start web-frontend")
-	h.reply(t, mallory, "Only operators may operate release tasks (<@"+alice+">)")
+	h.reply(t, mallory, "Only operators may operate release tasks")
 	h.command(t, alice, "<!here>")
 	h.reply(t, alice, "Unknown command")
 	h.clock.Advance(time.Minute)
@@ -132,7 +132,7 @@ func TestE2ESlackFaults(t *testing.T) {
 		h.slack.FailNext("chat.postEphemeral", "channel_not_found")
 		h.command(t, mallory, "start web-frontend")
 		_, err := h.slack.WaitCall(waitCtx(t), "response_url", func(c fakeslack.Call) bool {
-			return strings.Contains(string(c.JSON), "RELEASEBOT_OPERATORS")
+			return strings.Contains(string(c.JSON), "Only operators may operate release tasks")
 		})
 		require.NoError(t, err)
 		assert.Empty(t, h.up.actions())

@@ -21,10 +21,14 @@ type Role struct {
 	Who   config.Principals
 	Var   string // RELEASEBOT_OPERATORS or RELEASEBOT_APPROVERS: named only when the role is empty
 	Doing string // "operate release tasks", for the denial
+	Name  string // "operators", for the denial; derived from Var when empty
 }
 
 // name is how a denial names the role.
 func (r Role) name() string {
+	if r.Name != "" {
+		return r.Name
+	}
 	switch r.Var {
 	case "RELEASEBOT_APPROVERS":
 		return "approvers"
@@ -72,8 +76,8 @@ type groupEntry struct {
 
 func newAuthz(operators, approvers config.Principals, channels []string, groups GroupMembers) *authz {
 	return &authz{
-		operators: Role{operators, "RELEASEBOT_OPERATORS", "operate release tasks"},
-		approvers: Role{approvers, "RELEASEBOT_APPROVERS", "approve or refuse"},
+		operators: Role{operators, "RELEASEBOT_OPERATORS", "operate release tasks", "operators"},
+		approvers: Role{approvers, "RELEASEBOT_APPROVERS", "approve or refuse", "approvers"},
 		channels:  channels,
 		groups:    groups,
 		ttl:       time.Minute,

@@ -143,20 +143,25 @@ func renderError(text string) bot.Message {
 }
 
 func renderHelp() bot.Message {
-	lines := []string{
-		"*releasebot* drives ServiceStage release tasks. `<task>` is a release task's name, an alias or its ID; quote names with spaces.",
-		"`/release list`: release tasks with their status and last run",
-		"`/release status <task>`: a release task's status and latest executions",
-		"`/release start <task> [<stage>:<task>[,<task>...]]...`: start it, optionally only the tasks named",
-		"`/release stop <task>` · `/release rollback <task>`: asks an operator to confirm first",
-		"`/release continue <task>` · `/release retry <task>`",
-		"`/release approve <task> <approval-task> [comment...]`",
-		"`/release refuse <task> <approval-task> <reason...>`",
-		"`/release ask <task> <approval-task> [note...]`: posts Approve and Refuse buttons",
-		"`/release audit [<task>]`: the last 20 things done through releasebot",
+	groups := []struct{ who, lines string }{
+		{"Anyone", "`/release list` · what can be released\n" +
+			"`/release status payments-api` · runs, and which approval a run waits at\n" +
+			"`/release locks` · who holds a release task, and freeze windows"},
+		{"Operators", "`/release start payments-api` · or only some tasks: `start payments-api deploy:canary`\n" +
+			"`/release continue payments-api` · `/release retry payments-api`\n" +
+			"`/release stop payments-api` · `/release rollback payments-api` · asks to confirm first\n" +
+			"`/release ask payments-api approve-prod please check the canary` · posts Approve/Refuse\n" +
+			"`/release lock payments-api for 2h hotfix in progress` · `/release unlock payments-api`"},
+		{"Approvers", "`/release approve payments-api approve-prod looks good`\n" +
+			"`/release refuse payments-api approve-prod error rate too high` · a reason is required"},
+		{"Operators and approvers", "`/release audit payments-api` · the last 20 actions\n" +
+			"`/release audit export since 7d` · a CSV file, sent to you"},
 	}
-	// The placeholders' angle brackets are Slack syntax: escape them.
-	return bot.Message{Text: "releasebot usage", Blocks: []slack.Block{section(safe(escape(strings.Join(lines, "\n"))))}}
+	blocks := []slack.Block{section("*releasebot* drives ServiceStage release tasks. Name one by its name, an alias or its ID; quote names with spaces.")}
+	for _, g := range groups {
+		blocks = append(blocks, section(safe("*"+g.who+"*\n"+g.lines)))
+	}
+	return bot.Message{Text: "releasebot help: commands by role, with examples", Blocks: blocks}
 }
 
 func renderList(tasks []api.ReleaseTask) bot.Message {

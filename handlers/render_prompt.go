@@ -87,7 +87,7 @@ func promptHeadline(p *release.Prompt) safe {
 		}
 		return safe(line)
 	case release.StateSuperseded:
-		return safe(fmt.Sprintf(":fast_forward: *%s*: superseded; this approval is no longer needed", name))
+		return safe(fmt.Sprintf(":fast_forward: *%s*: superseded by a newer execution at this gate", name))
 	case release.StateExpired:
 		return safe(fmt.Sprintf(":hourglass: *%s*: timed out, nothing was sent", name))
 	}

@@ -150,6 +150,8 @@ func assertNoMentions(t *testing.T, raw string) {
 	// releasebot's own links to its prompts are fine.
 	own := regexp.MustCompile(`(<|\\u003c)https://slack\.com/archives/C[A-Z0-9]+/p[0-9]+\|open the prompt(>|\\u003e)`)
 	raw = own.ReplaceAllString(raw, "")
+	console := regexp.MustCompile(`(<|\\u003c)https://console\.example/[^|]*\|Open in ServiceStage(>|\\u003e)`)
+	raw = console.ReplaceAllString(raw, "")
 	for _, bad := range []string{"<!channel>", "<!here>", "<https://", `\u003c!channel\u003e`, `\u003chttps://`} {
 		assert.NotContains(t, raw, bad)
 	}

@@ -39,9 +39,9 @@ func newRuleBook(d Deps) *ruleBook {
 	}
 	return &ruleBook{
 		global: Rules{
-			Operators:  Role{d.Operators, "RELEASEBOT_OPERATORS", "operate release tasks"},
-			Approvers:  Role{d.Approvers, "RELEASEBOT_APPROVERS", "approve or refuse"},
-			EscalateTo: Role{d.EscalateTo, "RELEASEBOT_APPROVAL_ESCALATE_TO", "decide escalated approvals"},
+			Operators:  Role{d.Operators, "RELEASEBOT_OPERATORS", "operate release tasks", "operators"},
+			Approvers:  Role{d.Approvers, "RELEASEBOT_APPROVERS", "approve or refuse", "approvers"},
+			EscalateTo: Role{d.EscalateTo, "RELEASEBOT_APPROVAL_ESCALATE_TO", "decide escalated approvals", "those approvals escalate to"},
 			Required:   d.RequiredApprovals,
 		},
 		policy:  d.Policy,
@@ -59,13 +59,13 @@ func (b *ruleBook) For(task api.ReleaseTask) Rules {
 	}
 	const where = "the policy file (" + "RELEASEBOT_POLICY)"
 	if rules.Operators != nil {
-		r.Operators = Role{config.Principals(*rules.Operators), where, r.Operators.Doing}
+		r.Operators = Role{config.Principals(*rules.Operators), where, r.Operators.Doing, "operators of this release task"}
 	}
 	if rules.Approvers != nil {
-		r.Approvers = Role{config.Principals(*rules.Approvers), where, r.Approvers.Doing}
+		r.Approvers = Role{config.Principals(*rules.Approvers), where, r.Approvers.Doing, "approvers of this release task"}
 	}
 	if rules.EscalateTo != nil {
-		r.EscalateTo = Role{config.Principals(*rules.EscalateTo), where, r.EscalateTo.Doing}
+		r.EscalateTo = Role{config.Principals(*rules.EscalateTo), where, r.EscalateTo.Doing, "those its approvals escalate to"}
 	}
 	if rules.RequiredApprovals > 0 {
 		r.Required = rules.RequiredApprovals

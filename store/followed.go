@@ -23,7 +23,7 @@ const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_na
 	ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
 		started_by = excluded.started_by, action = excluded.action, status = excluded.status, created_at = excluded.created_at,
 		updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
-	WHERE followed.finished_at <> 0`
+	WHERE followed.finished_at <> 0 OR followed.action <> excluded.action`
 
 func followArgs(f release.Followed) []any {
 	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action)}
