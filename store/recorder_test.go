@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,5 +204,26 @@ func TestRecordFailsAlone(t *testing.T) {
 		}
 		assert.Equal(t, len(errs)-1, count(t, raw, "audit"), "audit entries")
 		assert.Equal(t, len(errs)-1, count(t, raw, "actors"), "actors: the poisoned record's is rolled back")
+	})
+}
+
+// BenchmarkRecord: a start's Record (entry, follow, actor) from many
+// goroutines at once, as commands arrive; compare -cpu 1 with the default.
+func BenchmarkRecord(b *testing.B) {
+	s, _ := MustNew(b, "sqlite")
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1))
+			e := startEntry(i)
+			f := &release.Followed{PipelineID: e.PipelineID, ExecutionID: e.Execution, Channel: "C1", TS: "1.1",
+				StartedBy: e.User, Status: release.StatusReleasing, CreatedAt: t0}
+			if err := s.Record(ctx, e, f, true); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
