@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/releasebot/releasebot/release"
 )
@@ -342,6 +343,10 @@ func (f *flexString) UnmarshalJSON(data []byte) error {
 	case len(data) == 0:
 		return errors.New("empty value")
 	case data[0] == '"':
+		if s, ok := plainJSONString(data); ok {
+			*f = flexString(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(data, &s); err != nil {
 			return err
@@ -359,6 +364,25 @@ func (f *flexString) UnmarshalJSON(data []byte) error {
 		*f = flexString(n.String())
 	}
 	return nil
+}
+
+// plainJSONString returns the text of a JSON string with nothing to
+// unescape: no backslash, no control character, valid UTF-8. For the rest
+// (ok false) json.Unmarshal decodes it; the result is the same.
+func plainJSONString(data []byte) (string, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	inner := data[1 : len(data)-1]
+	for _, c := range inner {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // flexInt decodes a JSON number or a string holding one; null and "" are 0.

@@ -12,7 +12,7 @@ import (
 // message; one followed to its end before (a retried execution keeps its
 // ID) is followed again, through the new message.
 func (s *Store) Follow(ctx context.Context, f release.Followed) error {
-	if _, err := s.exec(ctx, upsertFollowed, followArgs(f)...); err != nil {
+	if _, err := s.stmts.follow.ExecContext(ctx, followArgs(f)...); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	return nil

@@ -313,7 +313,7 @@ func flag(b bool) string {
 // AddActor records that user made an execution run through releasebot
 // (start, retry, continue): they may not approve it.
 func (s *Store) AddActor(ctx context.Context, pipelineID, executionID, user string, at time.Time) error {
-	if _, err := s.exec(ctx, insertActor, pipelineID, executionID, user, millis(at)); err != nil {
+	if _, err := s.stmts.actor.ExecContext(ctx, pipelineID, executionID, user, millis(at)); err != nil {
 		return fmt.Errorf("add actor: %w", err)
 	}
 	return nil

@@ -90,7 +90,7 @@ func (s *Store) getConfirmation(ctx context.Context, id string) (release.Confirm
 func (s *Store) AddAudit(ctx context.Context, e release.AuditEntry) error {
 	// seq orders entries of the same millisecond; replicas may tie, which
 	// only makes their order within that millisecond arbitrary.
-	if _, err := s.exec(ctx, insertAudit, auditArgs(e)...); err != nil {
+	if _, err := s.stmts.audit.ExecContext(ctx, auditArgs(e)...); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
@@ -136,27 +136,18 @@ func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]rele
 
 // Record appends e to the audit log and, in the same transaction, starts
 // following f (when not nil) and remembers that e.User made execution
-// e.Execution run (when actor): one commit for all that one command did.
+// e.Execution run (when actor): all that one command did, committed
+// together. Records that arrive together share a transaction (group
+// commit); a nil error means this one is committed. When ctx ends first,
+// Record returns an error saying whether the record was queued: a queued
+// one is still written, within writeBound.
 func (s *Store) Record(ctx context.Context, e release.AuditEntry, f *release.Followed, actor bool) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, s.rebind(insertAudit), auditArgs(e)...); err != nil {
-		return fmt.Errorf("record: audit: %w", err)
-	}
+	rec := &record{entry: e, actor: actor, done: make(chan error, 1)}
 	if f != nil {
-		if _, err := tx.ExecContext(ctx, s.rebind(upsertFollowed), followArgs(*f)...); err != nil {
-			return fmt.Errorf("record: follow: %w", err)
-		}
+		copied := *f
+		rec.follow = &copied
 	}
-	if actor {
-		if _, err := tx.ExecContext(ctx, s.rebind(insertActor), e.PipelineID, e.Execution, e.User, millis(e.At)); err != nil {
-			return fmt.Errorf("record: actor: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.rec.submit(ctx, rec); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return nil

@@ -20,6 +20,8 @@ import (
 type Store struct {
 	db       *sql.DB
 	postgres bool
+	stmts    statements
+	rec      *recorder // Record's group-commit writer
 }
 
 // Open connects to the database and applies the migrations it lacks.
@@ -58,11 +60,21 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		_ = s.db.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.stmts.close()
+		_ = s.db.Close()
+		return nil, err
+	}
+	s.rec = newRecorder(s.writeRecords)
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes the records still queued, then closes the database.
+func (s *Store) Close() error {
+	s.rec.close()
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

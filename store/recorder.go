@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/releasebot/releasebot/release"
+)
+
+// Group commit for Record. Every command writes one audit entry (and maybe
+// a follow and an actor); one transaction each made the commands queue for
+// SQLite's only connection and pay a commit apiece. One writer goroutine
+// takes every record waiting and commits them together, through statements
+// prepared once.
+
+const (
+	// maxBatch bounds one transaction, and so how long it holds SQLite's
+	// connection from the other queries.
+	maxBatch = 128
+	// queueSize bounds the records waiting for the writer; Record blocks
+	// (honouring its ctx) when it is full.
+	queueSize = 1024
+	// writeBound bounds the writing of one batch, its retries included:
+	// a record queued by a caller that gave up is still written, or fails,
+	// within it.
+	writeBound = 10 * time.Second
+)
+
+// errClosed is Record's error once Close has begun.
+var errClosed = errors.New("store closed")
+
+// record is one Record call waiting for the writer.
+type record struct {
+	entry  release.AuditEntry
+	follow *release.Followed
+	actor  bool
+	done   chan error // buffered: the writer never waits for the caller
+}
+
+// statements are the hot paths' statements, prepared once.
+type statements struct {
+	audit, follow, actor *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	for _, p := range []struct {
+		to **sql.Stmt
+		q  string
+	}{{&s.stmts.audit, insertAudit}, {&s.stmts.follow, upsertFollowed}, {&s.stmts.actor, insertActor}} {
+		if *p.to, err = s.db.PrepareContext(ctx, s.rebind(p.q)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
+}
+
+func (st *statements) close() {
+	for _, p := range []*sql.Stmt{st.audit, st.follow, st.actor} {
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+}
+
+// recorder is the group-commit writer: Record queues, run writes.
+type recorder struct {
+	mu      sync.RWMutex // held to read by senders, to write by close
+	closed  bool
+	queue   chan *record
+	stopped chan struct{} // closed when run has written the last record
+	queued  atomic.Int64  // records queued and not yet answered
+	write   func(ctx context.Context, batch []*record) error
+}
+
+func newRecorder(write func(ctx context.Context, batch []*record) error) *recorder {
+	r := &recorder{queue: make(chan *record, queueSize), stopped: make(chan struct{}), write: write}
+	go r.run()
+	return r
+}
+
+// submit queues rec and waits until it is committed or ctx ends. Once
+// queued, rec is written even when the caller stops waiting.
+func (r *recorder) submit(ctx context.Context, rec *record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("not written: %w", err)
+	}
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return errClosed
+	}
+	r.queued.Add(1)
+	select {
+	case r.queue <- rec:
+		r.mu.RUnlock()
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		r.queued.Add(-1)
+		return fmt.Errorf("not written: %w", ctx.Err())
+	}
+	select {
+	case err := <-rec.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("queued, not yet written (it will be, or fail, within %s): %w", writeBound, ctx.Err())
+	}
+}
+
+// close stops new records, waits until every queued one is written and
+// stops the writer. It is idempotent.
+func (r *recorder) close() {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		// No sender holds the read lock: nothing is being queued.
+		close(r.queue)
+	}
+	r.mu.Unlock()
+	<-r.stopped
+}
+
+// run writes what is queued, a batch at a time, until the queue is closed
+// and empty.
+func (r *recorder) run() {
+	defer close(r.stopped)
+	batch := make([]*record, 0, maxBatch)
+	for rec := range r.queue {
+		batch = append(batch[:0], rec)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case rec, ok := <-r.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, rec)
+			default:
+				break more
+			}
+		}
+		r.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit writes batch in one transaction. When that fails, each record is
+// retried in a transaction of its own, so that one bad record (or, on
+// PostgreSQL, a deadlock with another replica's batch) fails only itself.
+func (r *recorder) commit(batch []*record) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeBound)
+	defer cancel()
+	err := r.write(ctx, batch)
+	if err == nil || len(batch) == 1 {
+		for _, rec := range batch {
+			r.answer(rec, err)
+		}
+		return
+	}
+	for i, rec := range batch {
+		r.answer(rec, r.write(ctx, batch[i:i+1]))
+	}
+}
+
+func (r *recorder) answer(rec *record, err error) {
+	r.queued.Add(-1)
+	rec.done <- err
+}
+
+// writeRecords commits batch in one transaction. Its errors are Record's
+// without the "record: " prefix.
+func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	audit, follow, actor := tx.StmtContext(ctx, s.stmts.audit), tx.StmtContext(ctx, s.stmts.follow), tx.StmtContext(ctx, s.stmts.actor)
+	for _, rec := range batch {
+		e := rec.entry
+		if _, err := audit.ExecContext(ctx, auditArgs(e)...); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		if rec.follow != nil {
+			if _, err := follow.ExecContext(ctx, followArgs(*rec.follow)...); err != nil {
+				return fmt.Errorf("follow: %w", err)
+			}
+		}
+		if rec.actor {
+			if _, err := actor.ExecContext(ctx, e.PipelineID, e.Execution, e.User, millis(e.At)); err != nil {
+				return fmt.Errorf("actor: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
+}
