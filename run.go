@@ -103,6 +103,11 @@ func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slac
 		ApprovalTasks:     cfg.ApprovalTasks,
 		CallTimeout:       cfg.CallTimeout,
 		Metrics:           m,
+		Locks:             db,
+		Exports:           db,
+		Files:             slackBot,
+		Policy:            cfg.Policy,
+		FreezeOverriders:  cfg.FreezeOverriders,
 	})
 }
 

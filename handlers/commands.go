@@ -14,6 +14,7 @@ import (
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/bot"
 	"github.com/releasebot/releasebot/config"
+	"github.com/releasebot/releasebot/policy"
 	"github.com/releasebot/releasebot/release"
 )
 
@@ -56,6 +57,14 @@ type Deps struct {
 	CallTimeout       time.Duration     // bounds each upstream action (default 30 s)
 	Metrics           Metrics           // nil means none
 	Now               func() time.Time  // nil means time.Now
+
+	// Guardrails (SPEC §9). A nil Locks turns locks off; a nil Exports or
+	// Files, the audit export.
+	Locks            LockStore
+	Exports          AuditExporter
+	Files            Files
+	Policy           *policy.Policy // freeze windows; nil means none
+	FreezeOverriders config.Principals
 }
 
 // DefaultCallTimeout bounds an upstream action when Deps.CallTimeout is 0.
@@ -139,6 +148,8 @@ func New(d Deps) *Router {
 	res := &resolver{releases: d.Releases, aliases: d.Aliases, ttl: 2 * time.Second, now: d.Now}
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, confirmations: d.Confirmations,
 		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout}
+	ops.guard = &guardrails{ops: ops, locks: d.Locks, exports: d.Exports, files: d.Files, policy: d.Policy, aliases: d.Aliases,
+		overriders: Role{d.FreezeOverriders, "RELEASEBOT_FREEZE_OVERRIDERS", "act during a freeze"}}
 	ap := &approvals{operations: ops, prompts: d.Prompts, required: d.RequiredApprovals, allowSelf: d.AllowSelfApproval, metrics: d.Metrics}
 	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
 		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now}
@@ -155,11 +166,19 @@ func New(d Deps) *Router {
 	rt.verb(VerbRefuse, ap.command(release.Refuse))
 	rt.verb(VerbAsk, ap.ask)
 	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, d.Audit))
+	rt.verb(VerbExport, ops.guard.export)
+	rt.verb(VerbLock, ops.guard.lock)
+	rt.verb(VerbUnlock, ops.guard.unlock)
+	rt.verb(VerbLocks, ops.guard.locksList)
 
 	rt.action(actionConfirm, ops.confirm(true))
 	rt.action(actionCancel, ops.confirm(false))
 	rt.action(actionApprove, ap.approveClick)
 	rt.action(actionRefuse, ap.refuseClick)
+	rt.action(actionBreakConfirm, ops.guard.breakClick(true))
+	rt.action(actionBreakCancel, ops.guard.breakClick(false))
+	rt.action(actionOverrideConfirm, ops.guard.overrideClick(true))
+	rt.action(actionOverrideCancel, ops.guard.overrideClick(false))
 
 	rt.submission(callbackRefuse, ap.refuseSubmit)
 	return rt

@@ -22,6 +22,7 @@ type operations struct {
 	audit         AuditStore
 	now           func() time.Time
 	callTimeout   time.Duration // bounds each upstream action
+	guard         *guardrails   // locks and freezes (SPEC §9)
 }
 
 // operate handles start, continue and retry: operators only, then the
@@ -30,6 +31,9 @@ func (o *operations) operate(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := o.target(ctx, o.authz.operators, c.UserID, r.Task, out)
 		if err != nil {
+			return err
+		}
+		if ok, err := o.guard.check(ctx, c, r, action, task, out); !ok || err != nil {
 			return err
 		}
 		var opts *api.OperateOptions
@@ -133,9 +137,16 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			out.entry.Outcome = "cancelled"
 			return o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, false, a.UserID, now, ""))
 		}
+		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
+		if conf.Action.Runs() {
+			// A Continue button: a lock or a freeze holds it back too.
+			if err := o.guard.blocked(ctx, task, a.UserID, out); err != nil {
+				_ = o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, true, a.UserID, now, ":no_entry: Refused: a lock or a freeze holds."))
+				return err
+			}
+		}
 		// The action first: the confirmation is used, so it must not be lost
 		// to a failed update of the message that asked for it.
-		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
 		err = o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
 		var result safe
 		if err != nil {

@@ -154,6 +154,9 @@ func renderHelp() bot.Message {
 		"`/release refuse <task> <approval-task> <reason...>`",
 		"`/release ask <task> <approval-task> [note...]`: posts Approve and Refuse buttons",
 		"`/release audit [<task>]`: the last 20 things done through releasebot",
+		"`/release audit export [<task>] [since <date or duration>]`: the audit log as a CSV file, in a direct message",
+		"`/release lock <task>|all [for <duration>] <reason...>` · `/release unlock <task>|all` · `/release locks`: reserve release tasks (2h by default, up to 7d)",
+		"`start`, `retry` and `continue` take `--override <reason...>` during a freeze, for RELEASEBOT_FREEZE_OVERRIDERS",
 	}
 	// The placeholders' angle brackets are Slack syntax: escape them.
 	return bot.Message{Text: "releasebot usage", Blocks: []slack.Block{section(safe(escape(strings.Join(lines, "\n"))))}}

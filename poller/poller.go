@@ -28,6 +28,9 @@ type Store interface {
 	UndecidedPrompts(ctx context.Context) ([]release.Prompt, error)
 	// UpdatePrompt stores p if the prompt is still as was (compare-and-set).
 	UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error)
+	// ExpireLocks claims, once across replicas, the locks whose time is up
+	// and whose end was not announced yet.
+	ExpireLocks(ctx context.Context, now time.Time) ([]release.Lock, error)
 }
 
 // Reporter shows in Slack what the poller found. Each method is called once
@@ -42,6 +45,8 @@ type Reporter interface {
 	WithdrawHints(ctx context.Context, f release.Followed) error
 	// PromptChanged shows a prompt the poller reconciled, and audits it.
 	PromptChanged(ctx context.Context, p release.Prompt, how release.Reconciliation) error
+	// LockExpired announces a lock that ended at its time, and audits it.
+	LockExpired(ctx context.Context, l release.Lock) error
 }
 
 // Metrics counts what the poller sees.
@@ -157,6 +162,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 		clear(p.seen)
 		return err
 	}
+	p.expireLocks(ctx, now)
 	active, err := p.cfg.Store.Active(ctx)
 	if err != nil {
 		return err
@@ -182,4 +188,19 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	r.remember()
 	return nil
+}
+
+// expireLocks announces the locks whose time is up: a database read per
+// poll, no upstream call. A lock whose announcement fails is not announced
+// again (it was claimed); the failure is logged.
+func (p *Poller) expireLocks(ctx context.Context, now time.Time) {
+	locks, err := p.cfg.Store.ExpireLocks(ctx, now)
+	if err != nil {
+		p.cfg.Log.Warn().Err(err).Msg("expiring locks failed")
+	}
+	for _, l := range locks {
+		if err := p.cfg.Reporter.LockExpired(ctx, l); err != nil {
+			p.cfg.Log.Warn().Err(err).Str("lock_id", l.ID).Str("release_task_id", l.Target).Msg("lock expiry not announced")
+		}
+	}
 }

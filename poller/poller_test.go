@@ -83,6 +83,7 @@ func (r *countingReporter) HintContinue(context.Context, release.Followed) error
 	return r.count(1, 0)
 }
 func (r *countingReporter) WithdrawHints(context.Context, release.Followed) error { return nil }
+func (r *countingReporter) LockExpired(context.Context, release.Lock) error       { return r.count(1, 0) }
 func (r *countingReporter) PromptChanged(_ context.Context, p release.Prompt, _ release.Reconciliation) error {
 	r.mu.Lock()
 	r.prompts = append(r.prompts, p)

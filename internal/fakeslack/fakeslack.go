@@ -109,6 +109,7 @@ type Server struct {
 	triggers     map[string]*trigger
 	responseURLs map[string]*responseURL
 	views        map[string]map[string]any
+	fileStore    fileStore // files.go
 }
 
 // New starts a fake Slack on a loopback httptest.Server. The caller must call Close.
@@ -150,6 +151,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
+	mux.HandleFunc("/upload/", s.serveUpload)
 	s.srv = httptest.NewServer(mux)
 	return s
 }

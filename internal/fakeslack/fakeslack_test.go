@@ -872,5 +872,9 @@ func TestMethodScopes(t *testing.T) {
 		"chat.update":           "chat:write",
 		"views.open":            "",
 		"usergroups.users.list": "usergroups:read",
+		// files.go
+		"conversations.open":           "im:write",
+		"files.getUploadURLExternal":   "files:write",
+		"files.completeUploadExternal": "files:write",
 	}, fakeslack.MethodScopes)
 }
