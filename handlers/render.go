@@ -23,8 +23,11 @@ type safe string
 func escape(s string) string { return escaper.Replace(s) }
 
 var (
-	escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	untamer = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&")
+	// slackDates are <!date^…|fallback>, which a notification text shows as
+	// their fallback.
+	slackDates = regexp.MustCompile(`<!date\^[^|<>]*\|([^<>]*)>`)
+	escaper    = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	untamer    = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&")
 )
 
 // code shows s as inline code.
@@ -120,7 +123,7 @@ func ephemeral(text safe) bot.Message {
 // text: it keeps letters, digits and a little punctuation, so that nothing
 // a user typed or ServiceStage returned can mention, link or format there.
 func tame(s string) string {
-	s = untamer.Replace(s)
+	s = untamer.Replace(slackDates.ReplaceAllString(s, "$1"))
 	var b strings.Builder
 	space := false
 	for _, r := range s {
