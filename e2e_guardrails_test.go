@@ -36,7 +36,9 @@ func (h *harness) privately(user, want string) int {
 	return n
 }
 
-func TestE2ELockBlocksOthersStartsOnly(t *testing.T) { forEachDriver(t, testE2ELockBlocksOthersStartsOnly) }
+func TestE2ELockBlocksOthersStartsOnly(t *testing.T) {
+	forEachDriver(t, testE2ELockBlocksOthersStartsOnly)
+}
 
 func testE2ELockBlocksOthersStartsOnly(t *testing.T, driver string) {
 	h := startBotOn(t, driver, twoOperators)
@@ -77,7 +79,9 @@ func testE2ELockBlocksOthersStartsOnly(t *testing.T, driver string) {
 	assert.Contains(t, audit, "refused: locked by "+alice)
 }
 
-func TestE2EBreakALockWithConfirmation(t *testing.T) { forEachDriver(t, testE2EBreakALockWithConfirmation) }
+func TestE2EBreakALockWithConfirmation(t *testing.T) {
+	forEachDriver(t, testE2EBreakALockWithConfirmation)
+}
 
 func testE2EBreakALockWithConfirmation(t *testing.T, driver string) {
 	h := startBotOn(t, driver, twoOperators)
