@@ -124,7 +124,7 @@ func newWorld(t *testing.T, driver string) *harness {
 	require.NoError(t, err)
 	up := &upstream{sb: sb}
 	upSrv := httptest.NewServer(up)
-	fs := fakeslack.New(fakeslack.Options{Scopes: []string{"commands", "chat:write", "usergroups:read"}})
+	fs := fakeslack.New(fakeslack.Options{Scopes: []string{"commands", "chat:write", "usergroups:read", "files:write", "im:write"}})
 	fs.SetUserGroup("S0APPROVERS", carol)
 	// Registered first, so it runs after every instance has stopped.
 	t.Cleanup(func() {

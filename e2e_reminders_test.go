@@ -16,7 +16,6 @@ import (
 // per-release-task rules.
 
 const (
-	dave = "U0DAVE" // approver
 	erin = "U0ERIN" // escalation
 )
 

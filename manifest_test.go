@@ -72,6 +72,10 @@ var webAPIScopes = map[string]string{
 	"GetConversationInfoContext": "channels:read",
 	"JoinConversation":           "channels:join", // conversations.join
 	"JoinConversationContext":    "channels:join",
+	"OpenConversation":           "im:write", // conversations.open, for a direct message with one person
+	"OpenConversationContext":    "im:write",
+	"UploadFile":                 "files:write", // files.uploadV2: getUploadURLExternal, then completeUploadExternal
+	"UploadFileContext":          "files:write",
 }
 
 // notWebAPI are *slack.Client methods that make no Web API call. Their names are

@@ -50,7 +50,7 @@ func run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}, log)
 	router := newRouter(cfg, log, releases, slackBot, db, m)
 	poll := poller.New(poller.Config{
-		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Metrics: m,
+		Log: log, Releases: releases, Store: db, Reporter: router.Reporter(), Announcer: router.Reporter(), Metrics: m,
 		Interval: cfg.PollInterval, Owner: rand.Text(), ClaimHold: handlers.ClaimHold(cfg.CallTimeout),
 		Schedule: release.Schedule{Every: cfg.ApprovalRemind, Reminders: cfg.ApprovalReminders},
 	})
@@ -113,6 +113,10 @@ func newRouter(cfg config.Config, log zerolog.Logger, releases *api.Client, slac
 		ConsoleURL:        cfg.ConsoleURL,
 		ProjectID:         cfg.Upstream.ProjectID,
 		Metrics:           m,
+		Locks:             db,
+		Exports:           db,
+		Files:             slackBot,
+		FreezeOverriders:  cfg.FreezeOverriders,
 	})
 }
 

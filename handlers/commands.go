@@ -65,6 +65,13 @@ type Deps struct {
 	ReminderDMs       bool                // reminders also go by direct message
 	Metrics           Metrics             // nil means none
 	Now               func() time.Time    // nil means time.Now
+
+	// Guardrails (SPEC §9). A nil Locks turns locks off; a nil Exports or
+	// Files, the audit export.
+	Locks            LockStore
+	Exports          AuditExporter
+	Files            Files
+	FreezeOverriders config.Principals
 }
 
 // DefaultCallTimeout bounds an upstream action when Deps.CallTimeout is 0.
@@ -150,6 +157,8 @@ func New(d Deps) *Router {
 	ops := &operations{releases: d.Releases, slack: d.Slack, authz: rt.authz, res: res, confirmations: d.Confirmations,
 		audit: d.Audit, now: d.Now, callTimeout: d.CallTimeout, rules: newRuleBook(d),
 		consoleURL: d.ConsoleURL, projectID: d.ProjectID}
+	ops.guard = &guardrails{ops: ops, locks: d.Locks, exports: d.Exports, files: d.Files, policy: d.Policy, aliases: d.Aliases,
+		overriders: Role{d.FreezeOverriders, "RELEASEBOT_FREEZE_OVERRIDERS", "act during a freeze", "freeze overriders"}}
 	ap := &approvals{operations: ops, prompts: d.Prompts, allowSelf: d.AllowSelfApproval, metrics: d.Metrics, timeout: d.Deadline}
 	rt.reporter = &Reporter{log: d.Log, releases: d.Releases, slack: d.Slack, ap: ap, confirmations: d.Confirmations,
 		expiring: d.Expiring, approvalTasks: d.ApprovalTasks, now: d.Now, dm: d.ReminderDMs}
@@ -167,11 +176,19 @@ func New(d Deps) *Router {
 	rt.verb(VerbRefuse, ap.command(release.Refuse))
 	rt.verb(VerbAsk, ap.ask)
 	rt.verb(VerbAudit, handleAudit(d.Slack, rt.authz, res, d.Audit))
+	rt.verb(VerbExport, ops.guard.export)
+	rt.verb(VerbLock, ops.guard.lock)
+	rt.verb(VerbUnlock, ops.guard.unlock)
+	rt.verb(VerbLocks, ops.guard.locksList)
 
 	rt.action(actionConfirm, ops.confirm(true))
 	rt.action(actionCancel, ops.confirm(false))
 	rt.action(actionApprove, ap.approveClick)
 	rt.action(actionRefuse, ap.refuseClick)
+	rt.action(actionBreakConfirm, ops.guard.breakClick(true))
+	rt.action(actionBreakCancel, ops.guard.breakClick(false))
+	rt.action(actionOverrideConfirm, ops.guard.overrideClick(true))
+	rt.action(actionOverrideCancel, ops.guard.overrideClick(false))
 
 	rt.submission(callbackRefuse, ap.refuseSubmit)
 	return rt

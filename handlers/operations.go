@@ -26,6 +26,7 @@ type operations struct {
 	projectID     string              // for console links
 	now           func() time.Time
 	callTimeout   time.Duration // bounds each upstream action
+	guard         *guardrails   // locks and freezes (SPEC §9)
 }
 
 // operate handles start, continue and retry: operators only, then the
@@ -34,6 +35,9 @@ func (o *operations) operate(action release.Action) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
 		task, err := o.target(ctx, operatorRole, c.UserID, r.Task, out)
 		if err != nil {
+			return err
+		}
+		if ok, err := o.guard.check(ctx, c, r, action, task, out); !ok || err != nil {
 			return err
 		}
 		var opts *api.OperateOptions
@@ -130,15 +134,22 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			return confirmationError(err)
 		}
 		task := api.ReleaseTask{ID: conf.PipelineID, Name: conf.TaskName}
+		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
 		if err := o.authz.allow(ctx, o.rules.For(task).Operators, a.UserID); err != nil {
 			return err
+		}
+		if confirmed && conf.Action.Runs() {
+			// A Continue button: a lock or a freeze holds it back too, and
+			// the button stays for when it no longer does.
+			if err := o.guard.blocked(ctx, task, a.UserID, out); err != nil {
+				return err
+			}
 		}
 		now := o.now()
 		conf, err = o.confirmations.TakeConfirmation(ctx, a.Value, a.UserID, confirmed, now, release.ConfirmTTL)
 		if err != nil {
 			return confirmationError(err)
 		}
-		out.entry.TaskName, out.entry.PipelineID = conf.TaskName, conf.PipelineID
 		if a.MessageTS != "" {
 			// The message clicked: known even before its ts was stored.
 			conf.TS = a.MessageTS
@@ -147,19 +158,24 @@ func (o *operations) confirm(confirmed bool) actionFunc {
 			out.entry.Outcome = "cancelled"
 			return o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, false, a.UserID, now, ""))
 		}
-		// The action first: the confirmation is used, so it must not be lost
-		// to a failed update of the message that asked for it.
-		err = o.run(ctx, conf.Channel, a.UserID, conf.Action, task, nil, out)
-		var result safe
-		if err != nil {
-			text, _ := describe(err)
-			result = safe(":warning: " + text)
-		}
-		if uerr := o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, true, a.UserID, now, result)); err == nil && uerr != nil {
-			out.entry.Outcome += " (the confirmation message was not updated: " + uerr.Error() + ")"
-		}
-		return err
+		return o.runConfirmed(ctx, conf, task, a.UserID, now, out)
 	}
+}
+
+// runConfirmed sends the confirmed action, then closes the confirmation
+// with how it went. The action first: the confirmation is used, so it must
+// not be lost to a failed update of the message that asked for it.
+func (o *operations) runConfirmed(ctx context.Context, conf release.Confirmation, task api.ReleaseTask, user string, now time.Time, out *outcome) error {
+	err := o.run(ctx, conf.Channel, user, conf.Action, task, nil, out)
+	var result safe
+	if err != nil {
+		text, _ := describe(err)
+		result = safe(":warning: " + text)
+	}
+	if uerr := o.slack.Update(ctx, conf.Channel, conf.TS, renderConfirmClosed(&conf, true, user, now, result)); err == nil && uerr != nil {
+		out.entry.Outcome += " (the confirmation message was not updated: " + uerr.Error() + ")"
+	}
+	return err
 }
 
 // confirmationError turns a store error about a confirmation into what the

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/releasebot/releasebot/api"
@@ -21,6 +22,10 @@ const (
 	VerbRefuse   = "refuse"
 	VerbAsk      = "ask"
 	VerbAudit    = "audit"
+	VerbLock     = "lock"
+	VerbUnlock   = "unlock"
+	VerbLocks    = "locks"
+	VerbExport   = "audit export"
 )
 
 // Request is a parsed /release command: nothing in it has been checked
@@ -31,6 +36,12 @@ type Request struct {
 	Selected     []api.SelectedTasks // start only
 	ApprovalTask string              // approve, refuse, ask
 	Text         string              // comment, reason or note: the rest of the line as typed
+
+	All      bool          // lock, unlock: every release task (an unquoted "all")
+	For      time.Duration // lock: how long; 0 means release.DefaultLockFor
+	Override bool          // start, retry, continue: --override, with its reason in Text
+	Since    time.Time     // audit export: entries from this instant (UTC) on
+	SinceAgo time.Duration // audit export: entries from this long ago on
 }
 
 // maxCommandText bounds what the parser reads; Slack's own limit is lower.
@@ -54,7 +65,7 @@ func Parse(text string) (Request, error) {
 	if err := r.parseArgs(toks[1:], text); err != nil {
 		return r, err
 	}
-	if r.Task == "" && r.Verb != VerbAudit && r.Verb != VerbHelp && r.Verb != VerbList {
+	if r.Task == "" && !r.All && !taskOptional[r.Verb] {
 		return r, usagef("The release task name is empty.")
 	}
 	return r, nil
@@ -67,20 +78,35 @@ func (r *Request) parseArgs(args []token, text string) error {
 		if len(args) > 0 {
 			return usagef("`%s` takes no arguments.", r.Verb)
 		}
-	case VerbStatus, VerbStop, VerbContinue, VerbRetry, VerbRollback:
+	case VerbStatus, VerbStop, VerbRollback:
 		if len(args) != 1 {
 			return usagef("Usage: `/release %s <task>`.", r.Verb)
 		}
 		r.Task = args[0].text()
 	case VerbAudit:
+		if len(args) > 0 && args[0].keyword("export") {
+			r.Verb = VerbExport
+			return r.parseExport(args[1:])
+		}
 		if len(args) > 1 {
 			return usagef("Usage: `/release audit [<task>]`.")
 		}
 		if len(args) == 1 {
 			r.Task = args[0].text()
 		}
-	case VerbStart:
-		return r.parseStart(args)
+	case VerbStart, VerbContinue, VerbRetry:
+		return r.parseRun(args, text)
+	case VerbLock:
+		return r.parseLock(args, text)
+	case VerbUnlock:
+		if len(args) != 1 {
+			return usagef("Usage: `/release unlock <task>|all`.")
+		}
+		r.setTarget(args[0])
+	case VerbLocks:
+		if len(args) > 0 {
+			return usagef("`%s` takes no arguments.", r.Verb)
+		}
 	case VerbApprove, VerbAsk, VerbRefuse:
 		return r.parseApproval(args, text)
 	default:
@@ -92,7 +118,7 @@ func (r *Request) parseArgs(args []token, text string) error {
 // parseStart reads a task and the optional stage:task selections to run.
 func (r *Request) parseStart(args []token) error {
 	if len(args) == 0 {
-		return usagef("Usage: `/release start <task> [<stage>:<task>[,<task>...]]...`.")
+		return usagef("Usage: `/release start <task> [<stage>:<task>[,<task>...]]... [--override <reason...>]`.")
 	}
 	r.Task = args[0].text()
 	for _, a := range args[1:] {

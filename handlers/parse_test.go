@@ -93,11 +93,13 @@ func ExampleParse() {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "help", `start "web app" "b s":"t 1",t2`, "approve pay gate <!channel> @here <https://x.example|y>",
-		"refuse a b c", "status “x”", `"`, "start a b:,", "ask a b \x00\xff", "AUDIT a"} {
+		"refuse a b c", "status “x”", `"`, "start a b:,", "ask a b \x00\xff", "AUDIT a", "lock a for 2h x", "unlock all", "locks",
+		"start a --override x", "audit export a since 7d"} {
 		f.Add(s)
 	}
 	verbs := map[string]bool{VerbHelp: true, VerbList: true, VerbStatus: true, VerbStart: true, VerbStop: true, VerbContinue: true,
-		VerbRetry: true, VerbRollback: true, VerbApprove: true, VerbRefuse: true, VerbAsk: true, VerbAudit: true}
+		VerbRetry: true, VerbRollback: true, VerbApprove: true, VerbRefuse: true, VerbAsk: true, VerbAudit: true,
+		VerbLock: true, VerbUnlock: true, VerbLocks: true, VerbExport: true}
 	f.Fuzz(func(t *testing.T, text string) {
 		r, err := Parse(text)
 		if err != nil {

@@ -23,8 +23,11 @@ type safe string
 func escape(s string) string { return escaper.Replace(s) }
 
 var (
-	escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	untamer = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&")
+	// slackDates are <!date^…|fallback>, which a notification text shows as
+	// their fallback.
+	slackDates = regexp.MustCompile(`<!date\^[^|<>]*\|([^<>]*)>`)
+	escaper    = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	untamer    = strings.NewReplacer("&lt;", " ", "&gt;", " ", "&amp;", "&")
 )
 
 // code shows s as inline code.
@@ -120,7 +123,7 @@ func ephemeral(text safe) bot.Message {
 // text: it keeps letters, digits and a little punctuation, so that nothing
 // a user typed or ServiceStage returned can mention, link or format there.
 func tame(s string) string {
-	s = untamer.Replace(s)
+	s = untamer.Replace(slackDates.ReplaceAllString(s, "$1"))
 	var b strings.Builder
 	space := false
 	for _, r := range s {
@@ -152,6 +155,7 @@ func renderHelp() bot.Message {
 			"`/release stop payments-api` · `/release rollback payments-api` · asks to confirm first\n" +
 			"`/release ask payments-api approve-prod please check the canary` · posts Approve/Refuse\n" +
 			"`/release lock payments-api for 2h hotfix in progress` · `/release unlock payments-api`"},
+		{"Freeze overriders", "`/release start payments-api --override sev1 fix approved by the CTO` · during a freeze, after a confirmation"},
 		{"Approvers", "`/release approve payments-api approve-prod looks good`\n" +
 			"`/release refuse payments-api approve-prod error rate too high` · a reason is required"},
 		{"Operators and approvers", "`/release audit payments-api` · the last 20 actions\n" +

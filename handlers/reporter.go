@@ -159,3 +159,12 @@ func (r *Reporter) PromptChanged(ctx context.Context, p release.Prompt, how rele
 	})
 	return gone(r.slack.Update(ctx, p.Channel, p.TS, r.ap.render(&p)))
 }
+
+// LockExpired announces that l ended at its time, in the channel where it
+// was taken, and audits it.
+func (r *Reporter) LockExpired(ctx context.Context, l release.Lock) error {
+	r.ap.record(ctx, release.AuditEntry{At: r.now(), User: l.Holder, Channel: l.Channel, Verb: "lock expired",
+		TaskName: lockTaskName(l.Target, l.TaskName), PipelineID: pipelineOf(l.Target), Outcome: "ended at " + l.Until.UTC().Format(time.RFC3339)})
+	_, err := r.slack.Post(ctx, l.Channel, renderLockExpired(l))
+	return gone(err)
+}

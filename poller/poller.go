@@ -30,6 +30,9 @@ type Store interface {
 	UpdatePrompt(ctx context.Context, was, p *release.Prompt) (bool, error)
 	// NudgePrompt records reminders and escalation (compare-and-set).
 	NudgePrompt(ctx context.Context, was *release.Prompt, reminders int, escalated bool) (bool, error)
+	// ExpireLocks claims, once across replicas, the locks whose time is up
+	// and whose end was not announced yet.
+	ExpireLocks(ctx context.Context, now time.Time) ([]release.Lock, error)
 }
 
 // Reporter shows in Slack what the poller found. Each method is called once
@@ -42,12 +45,19 @@ type Reporter interface {
 	AskApproval(ctx context.Context, f release.Followed, rec *api.Record) error
 	HintContinue(ctx context.Context, f release.Followed) error
 	WithdrawHints(ctx context.Context, f release.Followed) error
+}
+
+// Announcer shows in Slack what the poller decided about prompts and
+// locks, once per change, and audits it.
+type Announcer interface {
 	// PromptChanged shows a prompt the poller reconciled, and audits it.
 	PromptChanged(ctx context.Context, p release.Prompt, how release.Reconciliation) error
 	// Nudge reminds, escalates or closes at its deadline an open prompt,
 	// once (the poller recorded a reminder or escalation first), and
 	// audits it.
 	Nudge(ctx context.Context, p release.Prompt, n release.Nudge) error
+	// LockExpired announces a lock that ended at its time, and audits it.
+	LockExpired(ctx context.Context, l release.Lock) error
 }
 
 // Metrics counts what the poller sees.
@@ -55,16 +65,18 @@ type Metrics interface {
 	Followed(n int)
 }
 
-// Config is what New needs. Log, Releases, Store and Reporter are required.
+// Config is what New needs. Log, Releases, Store, Reporter and Announcer
+// are required.
 type Config struct {
-	Log      zerolog.Logger
-	Releases Releases
-	Store    Store
-	Reporter Reporter
-	Metrics  Metrics          // nil means none
-	Interval time.Duration    // how often to poll (default 10 s)
-	Owner    string           // names this replica in the lease
-	Now      func() time.Time // nil means time.Now
+	Log       zerolog.Logger
+	Releases  Releases
+	Store     Store
+	Reporter  Reporter
+	Announcer Announcer
+	Metrics   Metrics          // nil means none
+	Interval  time.Duration    // how often to poll (default 10 s)
+	Owner     string           // names this replica in the lease
+	Now       func() time.Time // nil means time.Now
 	// ClaimHold is how long a claimed decision may still be running
 	// upstream (its call's timeout plus a margin).
 	ClaimHold time.Duration
@@ -165,6 +177,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 		clear(p.seen)
 		return err
 	}
+	p.expireLocks(ctx, now)
 	active, err := p.cfg.Store.Active(ctx)
 	if err != nil {
 		return err
@@ -190,4 +203,19 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	r.remember()
 	return nil
+}
+
+// expireLocks announces the locks whose time is up: a database read per
+// poll, no upstream call. A lock whose announcement fails is not announced
+// again (it was claimed); the failure is logged.
+func (p *Poller) expireLocks(ctx context.Context, now time.Time) {
+	locks, err := p.cfg.Store.ExpireLocks(ctx, now)
+	if err != nil {
+		p.cfg.Log.Warn().Err(err).Msg("expiring locks failed")
+	}
+	for _, l := range locks {
+		if err := p.cfg.Announcer.LockExpired(ctx, l); err != nil {
+			p.cfg.Log.Warn().Err(err).Str("lock_id", l.ID).Str("release_task_id", l.Target).Msg("lock expiry not announced")
+		}
+	}
 }

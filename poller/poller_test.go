@@ -91,6 +91,7 @@ func (r *countingReporter) Nudge(_ context.Context, p release.Prompt, n release.
 	return r.count(1, 0)
 }
 
+func (r *countingReporter) LockExpired(context.Context, release.Lock) error { return r.count(1, 0) }
 func (r *countingReporter) PromptChanged(_ context.Context, p release.Prompt, _ release.Reconciliation) error {
 	r.mu.Lock()
 	r.prompts = append(r.prompts, p)
@@ -100,7 +101,7 @@ func (r *countingReporter) PromptChanged(_ context.Context, p release.Prompt, _ 
 
 // newPoller polls db through rel, reporting to rep, at the time *now says.
 func newPoller(db Store, rel Releases, rep Reporter, owner string, now *time.Time) *Poller {
-	return New(Config{Log: zerolog.Nop(), Releases: rel, Store: db, Reporter: rep, Interval: time.Second, Owner: owner,
+	return New(Config{Log: zerolog.Nop(), Releases: rel, Store: db, Reporter: rep, Announcer: rep.(Announcer), Interval: time.Second, Owner: owner,
 		Now: func() time.Time { return *now }, ClaimHold: 40 * time.Second})
 }
 

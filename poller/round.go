@@ -101,7 +101,7 @@ func (r *round) reconcile(ctx context.Context, pr release.Prompt) {
 		logIf(log, err, "cannot record a reconciled prompt")
 		return
 	}
-	logIf(log, r.p.cfg.Reporter.PromptChanged(ctx, pr, how), "cannot show a reconciled prompt")
+	logIf(log, r.p.cfg.Announcer.PromptChanged(ctx, pr, how), "cannot show a reconciled prompt")
 }
 
 // nudge sends what a still-open prompt's clock asks for: a reminder or an
@@ -121,7 +121,7 @@ func (r *round) nudge(ctx context.Context, pr release.Prompt) {
 		}
 		pr.Reminders, pr.Escalated = count, n == release.Escalate
 	}
-	logIf(log, r.p.cfg.Reporter.Nudge(ctx, pr, n), "cannot remind, escalate or close a prompt")
+	logIf(log, r.p.cfg.Announcer.Nudge(ctx, pr, n), "cannot remind, escalate or close a prompt")
 }
 
 func logIf(log zerolog.Logger, err error, msg string) {

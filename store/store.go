@@ -196,6 +196,42 @@ var migrations = []string{
 	`ALTER TABLE prompts ADD COLUMN deadline BIGINT NOT NULL DEFAULT 0`,
 	`ALTER TABLE prompts ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0`,
 	`ALTER TABLE prompts ADD COLUMN escalated INTEGER NOT NULL DEFAULT 0`,
+	// Locks (SPEC §9): one unended lock per release task, and one on all
+	// ('*'); expiry_noted says the end at its time was announced (or that it
+	// ended otherwise and there is nothing to announce).
+	`CREATE TABLE locks (
+		id           TEXT PRIMARY KEY,
+		target       TEXT NOT NULL,
+		task_name    TEXT NOT NULL,
+		holder       TEXT NOT NULL,
+		reason       TEXT NOT NULL,
+		channel      TEXT NOT NULL,
+		created_at   BIGINT NOT NULL,
+		until        BIGINT NOT NULL,
+		ended_at     BIGINT NOT NULL DEFAULT 0,
+		ended_by     TEXT NOT NULL DEFAULT '',
+		expiry_noted INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE UNIQUE INDEX locks_open ON locks (target) WHERE ended_at = 0`,
+	`CREATE INDEX locks_unnoted ON locks (until) WHERE expiry_noted = 0`,
+	// Confirmations of guarded actions (breaking a lock, acting during a
+	// freeze), apart from stop and rollback's so that no button of one kind
+	// can use the other.
+	`CREATE TABLE guarded (
+		id           TEXT PRIMARY KEY,
+		kind         TEXT NOT NULL,
+		action       TEXT NOT NULL,
+		pipeline_id  TEXT NOT NULL,
+		task_name    TEXT NOT NULL,
+		detail       TEXT NOT NULL,
+		requested_by TEXT NOT NULL,
+		channel      TEXT NOT NULL,
+		ts           TEXT NOT NULL DEFAULT '',
+		created_at   BIGINT NOT NULL,
+		used_by      TEXT NOT NULL DEFAULT '',
+		used_at      BIGINT NOT NULL DEFAULT 0,
+		confirmed    INTEGER NOT NULL DEFAULT 0
+	)`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an

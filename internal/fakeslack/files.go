@@ -96,6 +96,9 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 		status, answer = http.StatusNotFound, "unknown upload URL"
 	case err != nil:
 		status, answer = http.StatusBadRequest, "bad upload: "+err.Error()
+	case len(content) != f.Size:
+		// Slack checks the length announced to files.getUploadURLExternal.
+		status, answer = http.StatusBadRequest, fmt.Sprintf("bad upload: %d bytes, %d announced", len(content), f.Size)
 	default:
 		f.Content, f.Uploaded = content, true
 		answer = fmt.Sprintf("OK - %d", len(content))

@@ -54,10 +54,14 @@ func (s *Server) nextTSLocked() string {
 	return fmt.Sprintf("%d.%06d", 1700000000+s.tsSeq/1000000, s.tsSeq%1000000)
 }
 
+// DMChannel is the ID of the direct message channel between the app and
+// user, as conversations.open returns it.
+func DMChannel(user string) string { return "D" + user }
+
 // dmChannelLocked returns the direct message channel between the app and
 // user, creating it; s.mu must be held.
 func (s *Server) dmChannelLocked(user string) string {
-	ch := "D" + user
+	ch := DMChannel(user)
 	s.dms[ch] = user
 	return ch
 }
