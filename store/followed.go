@@ -9,8 +9,10 @@ import (
 )
 
 // Follow starts following an execution. One still followed keeps its
-// message; one followed to its end before (a retried execution keeps its
-// ID) is followed again, through the new message.
+// message, except that a rollback takes it over (it is a new phase, and
+// its progress is credited to whoever rolled back); one followed to its end
+// before (a retried execution keeps its ID) is followed again, through the
+// new message.
 func (s *Store) Follow(ctx context.Context, f release.Followed) error {
 	if _, err := s.stmts.follow.ExecContext(ctx, followArgs(f)...); err != nil {
 		return fmt.Errorf("follow: %w", err)
@@ -23,7 +25,7 @@ const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_na
 	ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
 		started_by = excluded.started_by, action = excluded.action, status = excluded.status, created_at = excluded.created_at,
 		updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
-	WHERE followed.finished_at <> 0 OR followed.action <> excluded.action`
+	WHERE followed.finished_at <> 0 OR (excluded.action = 'rollback' AND followed.action <> 'rollback')`
 
 func followArgs(f release.Followed) []any {
 	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action)}
