@@ -257,3 +257,31 @@ func TestOneReleaseTaskWhoseReadsFailDelaysOnlyItself(t *testing.T) {
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 2, rep.posts, "it catches up once its records can be read")
 }
+
+func TestRemindersAndDeadlinesCostNoUpstreamRequest(t *testing.T) {
+	ctx, db, now := followSetup(t)
+	const n = 1000
+	rel := &countingReleases{tasks: []api.ReleaseTask{{ID: "p1", Name: "p1", Status: release.StatusAwaitingApproval}}}
+	for i := range n {
+		p := &release.Prompt{ID: fmt.Sprintf("PROMPT%04d", i), PipelineID: "p1", TaskName: "p1", ApprovalTask: fmt.Sprintf("gate-%d", i),
+			ExecutionID: fmt.Sprint(i), Channel: "C1", TS: fmt.Sprintf("1.%d", i), AskedAt: now.Add(-40 * time.Minute), Required: 1}
+		if i%2 == 1 {
+			p.Deadline = now // half of them are due to time out
+		}
+		_, _, _, err := db.OpenPrompt(ctx, p)
+		require.NoError(t, err)
+	}
+	rep := &countingReporter{}
+	rt := newPoller(db, rel, rep, "a", &now)
+	rt.cfg.Schedule = release.Schedule{Every: 30 * time.Minute, Reminders: 3}
+	rt.seen["p1"] = rel.tasks[0] // the release task did not move since the last poll
+	require.NoError(t, rt.Poll(ctx))
+	assert.Equal(t, 1, rel.lists, "one list for %d prompts", n)
+	assert.Zero(t, rel.reads, "no records read for a reminder or a deadline")
+	assert.Len(t, rep.nudges, n, "every prompt had something due")
+
+	require.NoError(t, rt.Poll(ctx))
+	assert.Equal(t, 2, rel.lists)
+	assert.Zero(t, rel.reads)
+	assert.Len(t, rep.nudges, n+n/2, "the reminders went out once; the deadlines, which the reporter did not record, again")
+}
