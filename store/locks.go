@@ -203,23 +203,8 @@ func (s *Store) CountAudit(ctx context.Context, pipelineID string, since time.Ti
 // all) for pipelineID ("" = all), oldest first.
 func (s *Store) AuditSince(ctx context.Context, pipelineID string, since time.Time, limit int) ([]release.AuditEntry, error) {
 	where, args := auditFilter(pipelineID, since)
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome
-		FROM audit`+where+` ORDER BY at, seq LIMIT ?`), append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
-	}
-	defer rows.Close()
-	var out []release.AuditEntry
-	for rows.Next() {
-		var e release.AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &e.User, &e.Channel, &e.Verb, &e.TaskName, &e.PipelineID, &e.Sent, &e.Execution, &e.Outcome); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return s.auditRows(ctx, `SELECT at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome
+		FROM audit`+where+` ORDER BY at, seq LIMIT ?`, append(args, limit)...)
 }
 
 func auditFilter(pipelineID string, since time.Time) (string, []any) {

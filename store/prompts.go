@@ -101,7 +101,12 @@ func (s *Store) OpenPromptOf(ctx context.Context, pipelineID, executionID string
 }
 
 func (s *Store) promptsWhere(ctx context.Context, q querier, where string, args ...any) ([]release.Prompt, error) {
-	rows, err := q.QueryContext(ctx, s.rebind(`SELECT id FROM prompts WHERE `+where+` ORDER BY asked_at, id`), args...)
+	return s.promptsByID(ctx, q, `SELECT id FROM prompts WHERE `+where+` ORDER BY asked_at, id`, args...)
+}
+
+// promptsByID reads the prompts whose IDs query returns, in its order.
+func (s *Store) promptsByID(ctx context.Context, q querier, query string, args ...any) ([]release.Prompt, error) {
+	rows, err := q.QueryContext(ctx, s.rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -372,30 +377,5 @@ func (s *Store) DecisionsBy(ctx context.Context, user string, n int) ([]release.
 }
 
 func (s *Store) promptsVotedBy(ctx context.Context, user string, n int) ([]release.Prompt, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT prompt_id FROM votes WHERE user_id = ? ORDER BY at DESC, seq DESC LIMIT ?`), user, n)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]release.Prompt, 0, len(ids))
-	for _, id := range ids {
-		p, err := s.getPrompt(ctx, s.db, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return s.promptsByID(ctx, s.db, `SELECT prompt_id FROM votes WHERE user_id = ? ORDER BY at DESC, seq DESC LIMIT ?`, user, n)
 }

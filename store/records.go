@@ -116,6 +116,12 @@ func (s *Store) LastAudit(ctx context.Context, n int, pipelineID string) ([]rele
 	}
 	q += ` ORDER BY at DESC, seq DESC LIMIT ?`
 	args = append(args, n)
+	return s.auditRows(ctx, q, args...)
+}
+
+// auditRows runs a query of audit entries' columns (at, user_id, channel,
+// verb, task_name, pipeline_id, sent, execution, outcome) and reads them.
+func (s *Store) auditRows(ctx context.Context, q string, args ...any) ([]release.AuditEntry, error) {
 	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
