@@ -46,7 +46,7 @@ func (g *guardrails) lockedFor(ctx context.Context, task api.ReleaseTask, user s
 }
 
 func frozenError(task api.ReleaseTask, w policy.Window) error {
-	return deniedf("*%s* is frozen by %s until %s: “%s”. Nothing was sent. A member of RELEASEBOT_FREEZE_OVERRIDERS may add `--override <reason>`.",
+	return deniedf("*%s* is frozen by %s until %s: “%s”. Nothing was sent. A freeze overrider may add `--override <reason>`.",
 		task.Name, code(w.Name), safe(slackDate(w.End)), w.Reason)
 }
 
