@@ -317,6 +317,12 @@ func (rt *Router) finish(ctx context.Context, kind, envelope, channel, user, res
 			if rerr != nil {
 				rt.log.Warn().Err(rerr).Str("envelope_id", envelope).Msg("private reply failed")
 			}
+		} else if kind == "click" && user != "" {
+			// A click in the App Home tab has no channel: the reply goes to
+			// the clicker's direct messages.
+			if _, rerr := rt.slack.Post(ctx, user, renderError(text)); rerr != nil {
+				rt.log.Warn().Err(rerr).Str("envelope_id", envelope).Msg("private reply failed")
+			}
 		}
 	}
 	if e.Outcome == "" {

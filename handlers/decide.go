@@ -28,12 +28,16 @@ func (ap *approvals) send(ctx context.Context, p release.Prompt, claimed bool, v
 		out.entry.Outcome = "vote recorded"
 		return ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p))
 	}
-	if err := ap.stillWaiting(ctx, p); err != nil {
+	// Everything the claim covers ends by one deadline, counted from when
+	// the claim was taken: past it (plus a margin) the poller may give the
+	// claim back, and no call of this one may still be running then.
+	callCtx, cancel := context.WithDeadline(ctx, p.DecidingSince.Add(ap.callTimeout))
+	defer cancel()
+	if err := ap.stillWaiting(callCtx, p); err != nil {
 		return err
 	}
 	opts := &api.OperateOptions{TaskName: p.ApprovalTask, ApprovalType: vote, Message: p.Message(vote)}
 	out.entry.Sent = sentText(release.ActionApproval, opts)
-	callCtx, cancel := context.WithTimeout(ctx, ap.callTimeout)
 	e, err := ap.releases.Operate(callCtx, p.PipelineID, release.ActionApproval, opts)
 	cancel()
 	rctx, rcancel := afterCall(ctx)

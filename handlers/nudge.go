@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -174,7 +175,25 @@ func (ap *approvals) expire(ctx context.Context, p release.Prompt) (result, sent
 	}
 	out := &outcome{}
 	err = ap.send(ctx, p, true, release.Refuse, out)
+	if err != nil && !errors.Is(err, api.ErrOutcomeUnknown) {
+		// The refusal surely failed: the deadline happened all the same,
+		// once. The prompt closes as timed out instead of reopening.
+		ap.closeTimedOut(ctx, p.ID, "no decision within "+waited+"; the refusal sent at the deadline failed")
+	}
 	return "timed out: " + out.entry.Outcome, out.entry.Sent, err
+}
+
+// closeTimedOut closes prompt id as timed out if it is open.
+func (ap *approvals) closeTimedOut(ctx context.Context, id, why string) {
+	p, err := ap.prompts.GetPrompt(ctx, id)
+	if err != nil || p.State() != release.StateOpen {
+		return
+	}
+	was := p
+	p.Close(release.TimedOut, why, ap.now(), 0)
+	if won, err := ap.prompts.UpdatePrompt(ctx, &was, &p); err == nil && won {
+		_ = ap.slack.Update(ctx, p.Channel, p.TS, ap.render(&p))
+	}
 }
 
 func threadOf(p *release.Prompt) string {

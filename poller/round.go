@@ -97,8 +97,13 @@ func (r *round) reconcile(ctx context.Context, pr release.Prompt) {
 	}
 	log := r.p.cfg.Log.With().Str("prompt", pr.ID).Str("release_task_id", pr.PipelineID).Str("execution_id", pr.ExecutionID).Logger()
 	won, err := r.p.cfg.Store.UpdatePrompt(ctx, &was, &pr)
-	if err != nil || !won {
+	if err != nil {
+		// Not recorded: check this release task's prompts again next poll.
+		r.failed[pr.PipelineID] = true
 		logIf(log, err, "cannot record a reconciled prompt")
+		return
+	}
+	if !won {
 		return
 	}
 	logIf(log, r.p.cfg.Announcer.PromptChanged(ctx, pr, how), "cannot show a reconciled prompt")
@@ -163,7 +168,9 @@ func (r *round) followSteps(ctx context.Context, f release.Followed) error {
 		return err
 	}
 	otherRun := !f.TriggerAt.IsZero() && !task.LastTriggerAt.Equal(f.TriggerAt)
-	if task.Status == f.Status && !otherRun {
+	// An automatic prompt that could not be posted is tried again.
+	unprompted := f.Status == release.StatusAwaitingApproval && !f.Prompted
+	if task.Status == f.Status && !otherRun && !unprompted {
 		return nil // nothing moved: no records read
 	}
 	recs, ok := r.recordsOf(ctx, f.PipelineID)
@@ -178,9 +185,34 @@ func (r *round) followSteps(ctx context.Context, f release.Followed) error {
 		return nil
 	}
 	if rec.Status == f.Status {
+		if unprompted {
+			return r.askAgain(ctx, f, rec)
+		}
 		return nil
 	}
 	return r.advance(ctx, f, rec)
+}
+
+// askAgain posts the automatic prompt of an execution that waits at 5
+// when an earlier attempt failed.
+func (r *round) askAgain(ctx context.Context, f release.Followed, rec *api.Record) error {
+	f.Prompted = true
+	if won, err := r.p.cfg.Store.UpdateFollowed(ctx, f.Status, f); err != nil || !won {
+		return err
+	}
+	return r.ask(ctx, f, rec)
+}
+
+// ask posts the automatic prompt; when that fails, the execution is marked
+// unprompted again, so the next poll tries again.
+func (r *round) ask(ctx context.Context, f release.Followed, rec *api.Record) error {
+	err := r.p.cfg.Reporter.AskApproval(ctx, f, rec)
+	if err != nil {
+		f.Prompted = false
+		_, uerr := r.p.cfg.Store.UpdateFollowed(ctx, f.Status, f)
+		logIf(r.p.cfg.Log, uerr, "cannot mark an automatic prompt to try again")
+	}
+	return err
 }
 
 // endFollowing stops following an execution after FollowBound.
@@ -240,7 +272,7 @@ func (r *round) advance(ctx context.Context, f release.Followed, rec *api.Record
 	}
 	switch {
 	case ask:
-		return rep.AskApproval(ctx, f, rec)
+		return r.ask(ctx, f, rec)
 	case hint:
 		return rep.HintContinue(ctx, f)
 	case f.Status.Finished():

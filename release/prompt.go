@@ -340,7 +340,11 @@ func (p *Prompt) Reconcile(seen Seen, now time.Time, hold time.Duration) Reconci
 		p.Close(Closed, why, now, seen.Status)
 		return CloseLeft
 	case waiting && p.ClaimExpired(now, hold):
-		p.Release("the decision <@" + p.Deciding + "> sent was not applied: ServiceStage still waits for one.")
+		who := "<@" + p.Deciding + ">"
+		if p.Deciding == TimeoutVoter {
+			who = "releasebot"
+		}
+		p.Release("the decision " + who + " sent was not applied: ServiceStage still waits for one.")
 		return Reopen
 	}
 	return Keep

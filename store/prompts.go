@@ -44,6 +44,14 @@ func (s *Store) openPrompt(ctx context.Context, tx *sql.Tx, p *release.Prompt) (
 		row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+promptColumns+` FROM prompts
 			WHERE pipeline_id = ? AND approval_task = ? AND execution_id = ? AND decision = ''`), p.PipelineID, p.ApprovalTask, p.ExecutionID)
 		got, err := s.scanPrompt(ctx, tx, row)
+		if err == nil && got.TS == "" && got.Deciding == "" && p.AskedAt.Sub(got.AskedAt) > abandonedAfter {
+			// Its poster died before it was posted: it must not hold the
+			// gate. It goes, with its votes, and p takes its place.
+			if err := s.dropUnposted(ctx, tx, got.ID); err != nil {
+				return release.Prompt{}, false, nil, err
+			}
+			return s.openPrompt(ctx, tx, p)
+		}
 		return got, false, nil, err
 	}
 	older, err := s.promptsWhere(ctx, tx, `pipeline_id = ? AND approval_task = ? AND execution_id <> ? AND decision = ''`,
@@ -202,20 +210,25 @@ func (s *Store) SetPromptMessage(ctx context.Context, id, channel, ts, threadTS 
 	return nil
 }
 
+// abandonedAfter is how long a prompt may stay unposted before another
+// one for the same question replaces it.
+const abandonedAfter = time.Minute
+
 // DropPrompt forgets a prompt that was never posted and is not being
 // decided; a posted or claimed prompt, and its votes, stay.
 func (s *Store) DropPrompt(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := execTx(ctx, tx, s, `DELETE FROM prompts WHERE id = ? AND ts = '' AND decision = '' AND deciding = ''`, id)
-		if err == nil && n == 1 {
-			_, err = execTx(ctx, tx, s, `DELETE FROM votes WHERE prompt_id = ?`, id)
-		}
-		return err
-	})
-	if err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.dropUnposted(ctx, tx, id) }); err != nil {
 		return fmt.Errorf("drop prompt: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) dropUnposted(ctx context.Context, tx *sql.Tx, id string) error {
+	n, err := execTx(ctx, tx, s, `DELETE FROM prompts WHERE id = ? AND ts = '' AND decision = '' AND deciding = ''`, id)
+	if err == nil && n == 1 {
+		_, err = execTx(ctx, tx, s, `DELETE FROM votes WHERE prompt_id = ?`, id)
+	}
+	return err
 }
 
 // Vote records user's vote on prompt id by the rules of release.Prompt

@@ -386,3 +386,30 @@ func TestOpenPromptWithTakenIDFails(t *testing.T) {
 		assert.Equal(t, release.Agree, MustGet(t, s, "P1").Decision, "the decided prompt is untouched")
 	})
 }
+
+func TestAnUnpostedPromptDoesNotHoldTheGate(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		s, _ := MustNew(t, driver)
+		ctx := context.Background()
+		first := question("PROMPT0000000000AB", "pipe")
+		_, created, _, err := s.OpenPrompt(ctx, first) // its poster dies before posting it
+		require.NoError(t, err)
+		require.True(t, created)
+
+		soon := question("PROMPT0000000000AC", "pipe")
+		soon.AskedAt = t0.Add(30 * time.Second)
+		got, created, _, err := s.OpenPrompt(ctx, soon)
+		require.NoError(t, err)
+		assert.False(t, created, "within a minute it may still be posted")
+		assert.Equal(t, first.ID, got.ID)
+
+		later := question("PROMPT0000000000AD", "pipe")
+		later.AskedAt = t0.Add(2 * time.Minute)
+		got, created, _, err = s.OpenPrompt(ctx, later)
+		require.NoError(t, err)
+		assert.True(t, created, "an abandoned unposted prompt gives way")
+		assert.Equal(t, later.ID, got.ID)
+		_, err = s.GetPrompt(ctx, first.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
