@@ -77,4 +77,6 @@ func TestDenialNamesTheRoleNotAVariable(t *testing.T) {
 // groupsOf is user groups and their members.
 type groupsOf map[string][]string
 
-func (g groupsOf) UserGroupMembers(_ context.Context, group string) ([]string, error) { return g[group], nil }
+func (g groupsOf) UserGroupMembers(_ context.Context, group string) ([]string, error) {
+	return g[group], nil
+}
