@@ -238,6 +238,19 @@ func (s *Server) SendClick(ctx context.Context, c Click) (*Envelope, error) {
 
 // SendSubmission delivers an interactive view_submission envelope. It fails
 // if ViewID is set but was never returned by views.open.
+// submittedState is a view's state.values for the values typed.
+func submittedState(values map[string]map[string]string) map[string]any {
+	state := map[string]any{}
+	for blockID, actions := range values {
+		a := map[string]any{}
+		for actionID, value := range actions {
+			a[actionID] = map[string]any{"type": "plain_text_input", "value": value}
+		}
+		state[blockID] = a
+	}
+	return state
+}
+
 func (s *Server) SendSubmission(ctx context.Context, v Submission) (*Envelope, error) {
 	s.mu.Lock()
 	var body map[string]any
@@ -275,15 +288,7 @@ func (s *Server) SendSubmission(ctx context.Context, v Submission) (*Envelope, e
 	if v.PrivateMetadata != "" {
 		body["private_metadata"] = v.PrivateMetadata
 	}
-	state := map[string]any{}
-	for blockID, actions := range v.Values {
-		a := map[string]any{}
-		for actionID, value := range actions {
-			a[actionID] = map[string]any{"type": "plain_text_input", "value": value}
-		}
-		state[blockID] = a
-	}
-	body["state"] = map[string]any{"values": state}
+	body["state"] = map[string]any{"values": submittedState(v.Values)}
 	body["previous_view_id"] = nil
 
 	payload, err := json.Marshal(map[string]any{

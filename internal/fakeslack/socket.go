@@ -167,21 +167,7 @@ func (s *Server) runConn(c *conn, numConnections int) {
 		s.logf("conn %d: closed", c.id)
 	}()
 
-	c.ws.SetPingHandler(func(data string) error {
-		return s.writeFrame(c, websocket.PongMessage, []byte(data), false)
-	})
-	c.ws.SetPongHandler(func(string) error {
-		s.mu.Lock()
-		s.pongs++
-		s.notifyLocked()
-		s.mu.Unlock()
-		return nil
-	})
-	c.ws.SetCloseHandler(func(code int, _ string) error {
-		_ = s.writeFrame(c, websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), true)
-		return nil
-	})
-
+	s.setControlHandlers(c)
 	hello, _ := json.Marshal(map[string]any{
 		"type":            "hello",
 		"num_connections": numConnections,
@@ -217,6 +203,25 @@ func (s *Server) runConn(c *conn, numConnections int) {
 		}
 		s.handleFrame(c, data)
 	}
+}
+
+// setControlHandlers answers pings, counts pongs and echoes close frames,
+// as Slack does.
+func (s *Server) setControlHandlers(c *conn) {
+	c.ws.SetPingHandler(func(data string) error {
+		return s.writeFrame(c, websocket.PongMessage, []byte(data), false)
+	})
+	c.ws.SetPongHandler(func(string) error {
+		s.mu.Lock()
+		s.pongs++
+		s.notifyLocked()
+		s.mu.Unlock()
+		return nil
+	})
+	c.ws.SetCloseHandler(func(code int, _ string) error {
+		_ = s.writeFrame(c, websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), true)
+		return nil
+	})
 }
 
 func (s *Server) pinger(c *conn) {
