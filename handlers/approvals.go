@@ -97,7 +97,7 @@ func (ap *approvals) showAll(ctx context.Context, ps []release.Prompt) {
 // vote is accepted so that a refused command leaves nothing in the channel.
 func (ap *approvals) command(vote release.Decision) commandFunc {
 	return func(ctx context.Context, c bot.Command, r Request, out *outcome) error {
-		task, err := ap.target(ctx, approverRole, c.UserID, r.Task, out)
+		task, err := ap.decider(ctx, c.UserID, r.Task, out)
 		if err != nil {
 			return err
 		}
@@ -115,6 +115,12 @@ func (ap *approvals) command(vote release.Decision) commandFunc {
 			return err
 		}
 		ap.showAll(ctx, superseded)
+		if err := ap.mayDecide(ctx, &p, c.UserID); err != nil {
+			if created {
+				_ = ap.prompts.DropPrompt(ctx, p.ID)
+			}
+			return err
+		}
 		voted, claimed, err := ap.prompts.Vote(ctx, p.ID, c.UserID, vote, r.Text, ap.allowSelf, ap.now())
 		if err != nil {
 			if created {
@@ -130,6 +136,25 @@ func (ap *approvals) command(vote release.Decision) commandFunc {
 		}
 		return ap.send(ctx, voted, claimed, vote, out)
 	}
+}
+
+// decider resolves the release task of approve and refuse for someone who
+// may decide on some release task: an approver, or one of those an
+// escalated prompt is escalated to (mayDecide checks the prompt itself).
+func (ap *approvals) decider(ctx context.Context, user, typed string, out *outcome) (api.ReleaseTask, error) {
+	err := ap.authz.mayAny(ctx, ap.rules, approverRole, user)
+	if err != nil && isDenied(err) && ap.authz.mayAny(ctx, ap.rules, escalationRole, user) == nil {
+		err = nil
+	}
+	if err != nil {
+		return api.ReleaseTask{}, err
+	}
+	task, err := ap.res.resolve(ctx, typed)
+	if err != nil {
+		return api.ReleaseTask{}, err
+	}
+	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
+	return task, nil
 }
 
 // mayDecide checks that user may decide p: an approver of its release

@@ -85,20 +85,21 @@ func (g *guardrails) lock(ctx context.Context, c bot.Command, r Request, out *ou
 }
 
 // target checks that user may operate, then reads the release task of
-// lock and unlock: its ID and name, or release.AllTasks.
+// lock and unlock: its ID and name, or release.AllTasks. For one release
+// task its own operators decide (the policy file may set them); for all,
+// the global operators.
 func (g *guardrails) target(ctx context.Context, user string, r Request, out *outcome) (string, string, error) {
-	if err := g.ops.authz.allow(ctx, g.ops.authz.operators, user); err != nil {
-		return "", "", err
-	}
 	if r.All {
+		if err := g.ops.authz.allow(ctx, g.ops.rules.global.Operators, user); err != nil {
+			return "", "", err
+		}
 		out.entry.TaskName = "all"
 		return release.AllTasks, "", nil
 	}
-	task, err := g.ops.res.resolve(ctx, r.Task)
+	task, err := g.ops.target(ctx, operatorRole, user, r.Task, out)
 	if err != nil {
 		return "", "", err
 	}
-	out.entry.TaskName, out.entry.PipelineID = task.Name, task.ID
 	return task.ID, task.Name, nil
 }
 

@@ -96,8 +96,11 @@ func (a *authz) mayAny(ctx context.Context, b *ruleBook, kind roleKind, user str
 	}
 	for _, rules := range b.policy.AllRules() {
 		p := rules.Operators
-		if kind == approverRole {
+		switch kind {
+		case approverRole:
 			p = rules.Approvers
+		case escalationRole:
+			p = rules.EscalateTo
 		}
 		if p == nil {
 			continue
