@@ -8,7 +8,9 @@ import (
 )
 
 // ExampleParse reads a policy file, then asks which rules hold for a
-// release task and whether it is frozen at a time.
+// release task and whether it is frozen at a time. The most specific key
+// wins whole: payments-api's own rule sets no approvers, so the global
+// ones apply to it, not those of payments-*.
 func ExampleParse() {
 	p, err := policy.Parse([]byte(`release_tasks:
   payments-*:
