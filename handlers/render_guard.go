@@ -30,7 +30,7 @@ func lockTargetText(l release.Lock) string {
 func renderLockTaken(l release.Lock) bot.Message {
 	head := safe(fmt.Sprintf(":lock: %s locked %s until %s.", mention(l.Holder), lockTarget(l), slackDate(l.Until)))
 	return bot.Message{
-		Text:   fmt.Sprintf("%s locked %s until %s", mention(l.Holder), lockTargetText(l), stamp(l.Until)),
+		Text:   fmt.Sprintf("%s locked %s until %s", mention(l.Holder), lockTargetText(l), slackDate(l.Until)),
 		Blocks: []slack.Block{section(head), quote("Reason", l.Reason)},
 	}
 }
@@ -74,7 +74,7 @@ func renderGuardClosed(text safe) bot.Message {
 
 // renderOverrideConfirm asks an overrider to confirm acting during w.
 func renderOverrideConfirm(c *release.Confirmation, w policy.Window, reason string) bot.Message {
-	head := safe(fmt.Sprintf(":rotating_light: %s asks to *%s* *%s* during the freeze %s (until %s). A member of RELEASEBOT_FREEZE_OVERRIDERS must confirm.",
+	head := safe(fmt.Sprintf(":rotating_light: %s asks to *%s* *%s* during the freeze %s (until %s). A freeze overrider must confirm.",
 		mention(c.RequestedBy), c.Action, escape(c.TaskName), code(w.Name), slackDate(w.End)))
 	ok := slack.NewButtonBlockElement(actionOverrideConfirm, c.ID, plain("Override the freeze"))
 	ok.Style = slack.StyleDanger

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/releasebot/releasebot/api"
+	"github.com/releasebot/releasebot/policy"
 	"github.com/releasebot/releasebot/release"
 )
 
@@ -78,6 +79,9 @@ func TestRender(t *testing.T) {
 	withDeadline := openPrompt()
 	withDeadline.Deadline, withDeadline.Reminders, withDeadline.Escalated = t0.Add(24*time.Hour), 3, true
 	waiting := who{users: []string{"U0DAVE"}, groups: []string{"S0APPROVERS"}, anyone: true}
+	lock := release.Lock{ID: "L1", Target: "p1", TaskName: "payments-api", Holder: "U0ALICE", Reason: hostile, Channel: "C0REL",
+		CreatedAt: t0, Until: t0.Add(2 * time.Hour)}
+	freeze := policy.Window{Name: "weekend", Reason: "No releases over the weekend", Start: t0.Add(-time.Hour), End: t0.Add(60 * time.Hour)}
 	long := openPrompt()
 	long.Note = strings.Repeat("<&>", 3000)
 	fol := release.Followed{PipelineID: "p1", ExecutionID: "286541", TaskName: "payments-api", Channel: "C0REL", TS: "1.2",
@@ -116,6 +120,13 @@ func TestRender(t *testing.T) {
 		"prompt_escalated":   renderPrompt(withDeadline),
 		"reminder":           renderReminder(withDeadline, waiting, t0.Add(90*time.Minute)),
 		"reminder_dm":        renderReminderDM(withDeadline, t0.Add(90*time.Minute)),
+		"lock_taken":         renderLockTaken(lock),
+		"lock_broken":        renderLockBroken(lock, "U0DAVE"),
+		"lock_expired":       renderLockExpired(lock),
+		"lock_break_confirm": renderBreakConfirm(&release.Confirmation{ID: "CONFIRMID2345ABCDEF", TaskName: "payments-api", RequestedBy: "U0DAVE"}, lock),
+		"override_confirm":   renderOverrideConfirm(conf, freeze, hostile),
+		"override_done":      renderOverrideDone(conf, override{Reason: hostile, Freeze: "weekend"}, "U0DAVE"),
+		"locks":              renderLocks([]release.Lock{lock}, []policy.Window{freeze}, t0),
 		"app_home":           renderHome([]release.Prompt{*openPrompt()}, []release.Followed{fol}, []release.Prompt{*approved, *refused}, "U0BOB"),
 		"app_home_empty":     renderHome(nil, nil, nil, "U0BOB"),
 		"escalation":         renderEscalation(withDeadline, who{users: []string{"U0ERIN"}}, t0.Add(2*time.Hour)),
