@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -122,4 +123,36 @@ func TestE2EPolicyFileRulesPerReleaseTask(t *testing.T) {
 	h.click(t, erin, prompt, "approve")
 	h.editOf(t, prompt.Params["ts"], "approved by <@"+dave+">, <@"+erin+">")
 	assert.Equal(t, 1, h.up.approvalsSent())
+}
+
+func TestE2EAppHome(t *testing.T) {
+	h := startBot(t, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2"})
+	prompt := h.paymentsAwaitingApproval(t)
+
+	_, err := h.slack.OpenHome(waitCtx(t), bob)
+	require.NoError(t, err)
+	var home fakeslack.View
+	require.Eventually(t, func() bool { home, _ = h.slack.Home(bob); return home.ID != "" }, 10*time.Second, time.Millisecond,
+		"views.publish for bob")
+	assert.Contains(t, string(home.JSON), "Approval needed: *payments-api*", "the prompt bob may decide")
+	assert.Contains(t, string(home.JSON), `"action_id":"approve"`)
+
+	_, err = h.slack.OpenHome(waitCtx(t), alice)
+	require.NoError(t, err)
+	var aliceHome fakeslack.View
+	require.Eventually(t, func() bool { aliceHome, _ = h.slack.Home(alice); return aliceHome.ID != "" }, 10*time.Second, time.Millisecond)
+	assert.NotContains(t, string(aliceHome.JSON), `"action_id":"approve"`, "alice started it: nothing for her to decide")
+	assert.Contains(t, string(aliceHome.JSON), "started", "her running release")
+
+	env, err := h.slack.SendClick(waitCtx(t), fakeslack.Click{UserID: bob, ViewID: home.ID, ActionID: "approve",
+		Value: buttonValue(t, prompt, "approve")})
+	require.NoError(t, err)
+	_, err = env.Ack(waitCtx(t))
+	require.NoError(t, err)
+	h.editOf(t, prompt.Params["ts"], "approvals 1 of 2 (<@"+bob+">)")
+	require.Eventually(t, func() bool {
+		v, _ := h.slack.Home(bob)
+		return strings.Contains(string(v.JSON), "Your last decisions") && strings.Contains(string(v.JSON), "You approved *payments-api*")
+	}, 10*time.Second, time.Millisecond, "the tab is published again with bob's decision")
+	assert.Zero(t, h.up.approvalsSent(), "one vote of two: nothing sent yet")
 }
