@@ -128,6 +128,7 @@ func TestE2EPolicyFileRulesPerReleaseTask(t *testing.T) {
 func TestE2EAppHome(t *testing.T) {
 	h := startBot(t, map[string]string{"RELEASEBOT_REQUIRED_APPROVALS": "2"})
 	prompt := h.paymentsAwaitingApproval(t)
+	h.logged(t, `"outcome":"prompt posted"`) // its message is recorded
 
 	_, err := h.slack.OpenHome(waitCtx(t), bob)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,6 +50,8 @@ func TestAckBeforeHandler(t *testing.T) {
 
 			hs.command(t, "block")
 			assert.Equal(t, "block", h.nextCommand(t, hs.ctx).Text)
+			// The call reports its start before it takes the gate.
+			require.Eventually(t, func() bool { return g.inUse.Load() == 1 }, 10*time.Second, time.Millisecond, "the worker is busy")
 
 			env, err := tc.send(hs.ctx, hs.slack)
 			require.NoError(t, err)
