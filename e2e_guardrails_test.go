@@ -73,6 +73,9 @@ func testE2ELockBlocksOthersStartsOnly(t *testing.T, driver string) {
 	require.Len(t, h.up.actions(), 2)
 	assert.Contains(t, h.up.actions()[1], "action_id=stop")
 
+	// A command's audit entry is written after its reply; its log line after that.
+	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), "refused: locked by") >= 3 }, 10*time.Second,
+		time.Millisecond)
 	h.command(t, alice, "audit web-frontend")
 	audit := content(h.reply(t, alice, "on web-frontend"))
 	assert.Contains(t, audit, "`lock`")
@@ -190,6 +193,9 @@ func testE2EFreezeAndOverride(t *testing.T, driver string) {
 	h.command(t, alice, "stop web-frontend")
 	h.posted(t, "asks to *stop* *web-frontend*")
 	h.logged(t, `"outcome":"override of freeze black-friday: Releasing (4)"`)
+	// A command's audit entry is written after its reply; its log line after that.
+	require.Eventually(t, func() bool { return strings.Count(h.logs.String(), "refused: locked by") >= 3 }, 10*time.Second,
+		time.Millisecond)
 	h.command(t, alice, "audit web-frontend")
 	audit := content(h.reply(t, alice, "on web-frontend"))
 	assert.Contains(t, audit, "override of freeze black-friday: Releasing (4)")
