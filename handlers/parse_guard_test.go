@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/releasebot/releasebot/api"
 	"github.com/releasebot/releasebot/release"
 )
@@ -56,19 +53,7 @@ func TestParseGuardrails(t *testing.T) {
 		{"a task named export", `audit "export"`, Request{Verb: VerbAudit, Task: "export"}, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(tt.text)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				var ue *userError
-				require.True(t, errors.As(err, &ue))
-				assert.Equal(t, kindUsage, ue.kind)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, tt.text, tt.want, tt.wantErr) })
 	}
 }
 

@@ -62,19 +62,7 @@ func TestParse(t *testing.T) {
 		{"too long", "status " + strings.Repeat("x", 5000), Request{}, "too long"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(tt.text)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				var ue *userError
-				require.True(t, errors.As(err, &ue))
-				assert.Equal(t, kindUsage, ue.kind)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, tt.text, tt.want, tt.wantErr) })
 	}
 }
 
@@ -124,4 +112,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("task %q is not valid UTF-8", r.Task)
 		}
 	})
+}
+
+// checkParse parses text and wants either want, or a usage error that
+// contains wantErr.
+func checkParse(t *testing.T, text string, want Request, wantErr string) {
+	t.Helper()
+	got, err := Parse(text)
+	if wantErr != "" {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), wantErr)
+		var ue *userError
+		require.True(t, errors.As(err, &ue))
+		assert.Equal(t, kindUsage, ue.kind)
+		return
+	}
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
 }

@@ -212,6 +212,17 @@ func validateModal(raw json.RawMessage) (map[string]any, []string) {
 			errs.text("/view/"+k, t, maxViewTitle, "plain_text")
 		}
 	}
+	errs = append(errs, validateViewBody(view)...)
+	if bs, _ := view["blocks"].([]any); hasInput(bs) && view["submit"] == nil {
+		errs.add("/view/submit", "must provide submit when the view has input blocks")
+	}
+	return view, errs
+}
+
+// validateViewBody checks what modals and Home tabs share: metadata,
+// callback ID and blocks.
+func validateViewBody(view map[string]any) blockErrs {
+	var errs blockErrs
 	if s, isStr := view["private_metadata"].(string); isStr {
 		errs.maxLen("/view/private_metadata", s, maxPrivateMeta)
 	}
@@ -224,10 +235,7 @@ func validateModal(raw json.RawMessage) (map[string]any, []string) {
 	} else {
 		errs = append(errs, validateBlocks(blocks, maxModalBlocks, "/view/blocks")...)
 	}
-	if bs, _ := view["blocks"].([]any); hasInput(bs) && view["submit"] == nil {
-		errs.add("/view/submit", "must provide submit when the view has input blocks")
-	}
-	return view, errs
+	return errs
 }
 
 // validateHome checks a views.publish view and returns it decoded.
@@ -241,18 +249,7 @@ func validateHome(raw json.RawMessage) (map[string]any, []string) {
 	if typ, _ := view["type"].(string); typ != "home" {
 		errs.add("/view/type", "must be one of [home]")
 	}
-	if s, isStr := view["private_metadata"].(string); isStr {
-		errs.maxLen("/view/private_metadata", s, maxPrivateMeta)
-	}
-	if s, isStr := view["callback_id"].(string); isStr {
-		errs.maxLen("/view/callback_id", s, maxCallbackID)
-	}
-	blocks, _ := json.Marshal(view["blocks"])
-	if view["blocks"] == nil {
-		errs.add("/view/blocks", "missing required field: blocks")
-	} else {
-		errs = append(errs, validateBlocks(blocks, maxModalBlocks, "/view/blocks")...)
-	}
+	errs = append(errs, validateViewBody(view)...)
 	return view, errs
 }
 
