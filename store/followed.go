@@ -43,9 +43,13 @@ func (s *Store) IsFollowed(ctx context.Context, pipelineID, executionID string) 
 
 // Active lists the executions still followed, oldest first.
 func (s *Store) Active(ctx context.Context) ([]release.Followed, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
-		created_at, updated_at, finished_at, prompted, hinted, trigger_at, action FROM followed WHERE finished_at = 0
-		ORDER BY created_at, pipeline_id, execution_id`)
+	return s.followed(ctx, `WHERE finished_at = 0 ORDER BY created_at, pipeline_id, execution_id`)
+}
+
+// followed reads the followed executions a WHERE … ORDER BY … clause picks.
+func (s *Store) followed(ctx context.Context, clause string, args ...any) ([]release.Followed, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
+		created_at, updated_at, finished_at, prompted, hinted, trigger_at, action FROM followed `+clause), args...)
 	if err != nil {
 		return nil, fmt.Errorf("followed executions: %w", err)
 	}
@@ -152,15 +156,5 @@ func (s *Store) ExpireConfirmations(ctx context.Context, pipelineID string, acti
 // ActiveStartedBy lists the executions user made run that are still
 // followed, newest first, at most n.
 func (s *Store) ActiveStartedBy(ctx context.Context, user string, n int) ([]release.Followed, error) {
-	all, err := s.Active(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []release.Followed
-	for i := len(all) - 1; i >= 0 && len(out) < n; i-- {
-		if all[i].StartedBy == user {
-			out = append(out, all[i])
-		}
-	}
-	return out, nil
+	return s.followed(ctx, `WHERE finished_at = 0 AND started_by = ? ORDER BY created_at DESC, pipeline_id, execution_id LIMIT ?`, user, n)
 }
