@@ -305,9 +305,10 @@ func (b *Bot) ackUnreadable(ctx context.Context, data any) {
 	b.ack(ctx, head.EnvelopeID)
 }
 
-// pool runs each submitted job on a goroutine of its own, at most limit at
-// once; jobs beyond that wait in a bounded queue, and submit blocks while the
-// queue is full: back-pressure instead of unbounded goroutines. Idle, it
+// pool runs each submitted job on a goroutine, at most limit at once; jobs
+// beyond that wait in a bounded queue, and submit blocks while the queue is
+// full: back-pressure instead of unbounded goroutines. A goroutine whose job
+// ends takes the next one waiting, if any, and otherwise ends: idle, the pool
 // holds one goroutine.
 type pool struct {
 	jobs chan func(context.Context)
@@ -330,7 +331,21 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 			}
 			running.Go(func() {
 				defer func() { <-slots }()
-				run(ctx, log, job)
+				for {
+					run(ctx, log, job)
+					// A job already waiting runs here, on a stack grown to a
+					// handler's depth, rather than on a new goroutine that
+					// grows its own again (a tenth of the CPU under load).
+					select {
+					case next, ok := <-p.jobs:
+						if !ok {
+							return
+						}
+						job = next
+					default:
+						return
+					}
+				}
 			})
 		}
 		running.Wait()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/releasebot/releasebot/release"
@@ -23,6 +24,7 @@ const lockColumns = `id, target, task_name, holder, reason, channel, created_at,
 // end. A lock whose time ran out on that target ends here, and its end is
 // still announced by ExpireLocks. It returns the lock as stored.
 func (s *Store) TakeLock(ctx context.Context, l release.Lock) (release.Lock, error) {
+	defer s.unended.clear()
 	got, err := s.takeLock(ctx, l)
 	var held *LockHeldError
 	if err != nil && !errors.As(err, &held) {
@@ -72,17 +74,76 @@ func (s *Store) takeLock(ctx context.Context, l release.Lock) (release.Lock, err
 
 // HeldLocks returns the locks that hold at now, oldest first.
 func (s *Store) HeldLocks(ctx context.Context, now time.Time) ([]release.Lock, error) {
-	locks, err := s.locksWhere(ctx, s.db, `SELECT `+lockColumns+` FROM locks WHERE ended_at = 0 AND until > ? ORDER BY created_at, id`, millis(now))
+	if s.postgres {
+		locks, err := s.locksWhere(ctx, s.db, `SELECT `+lockColumns+` FROM locks WHERE ended_at = 0 AND until > ? ORDER BY created_at, id`, millis(now))
+		if err != nil {
+			return nil, fmt.Errorf("read locks: %w", err)
+		}
+		return locks, nil
+	}
+	unended, err := s.unended.get(func() ([]release.Lock, error) {
+		return s.locksWhere(ctx, s.db, `SELECT `+lockColumns+` FROM locks WHERE ended_at = 0 ORDER BY created_at, id`)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read locks: %w", err)
 	}
+	var held []release.Lock
+	for _, l := range unended {
+		if l.Until.After(now) {
+			held = append(held, l)
+		}
+	}
+	return held, nil
+}
+
+// lockCache keeps the unended locks between two lock writes. Every start and
+// rollback checks the locks, and a query apiece was a tenth of a command's
+// CPU. It serves SQLite only: there one process writes (replicas need
+// PostgreSQL), so every change to the locks goes through this Store, which
+// clears the cache once the change is committed. PostgreSQL is always asked,
+// since another replica may have written.
+type lockCache struct {
+	mu    sync.Mutex
+	gen   uint64 // counts clears: a read that began before one is not kept
+	valid bool
+	locks []release.Lock
+}
+
+// get returns the cached locks, or reads and keeps them.
+func (c *lockCache) get(read func() ([]release.Lock, error)) ([]release.Lock, error) {
+	c.mu.Lock()
+	if c.valid {
+		defer c.mu.Unlock()
+		return c.locks, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	locks, err := read()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.valid, c.locks = true, locks
+	}
+	c.mu.Unlock()
 	return locks, nil
+}
+
+// clear forgets the cached locks; lock writes call it after they commit (or
+// fail: whether a failed write changed anything is not known).
+func (c *lockCache) clear() {
+	c.mu.Lock()
+	c.gen++
+	c.valid, c.locks = false, nil
+	c.mu.Unlock()
 }
 
 // EndLock ends lock id at now on behalf of by (its holder unlocking, or
 // someone breaking it), if it still holds; it returns the lock and whether
 // this call ended it.
 func (s *Store) EndLock(ctx context.Context, id, by string, now time.Time) (release.Lock, bool, error) {
+	defer s.unended.clear()
 	n, err := s.exec(ctx, `UPDATE locks SET ended_at = ?, ended_by = ?, expiry_noted = 1
 		WHERE id = ? AND ended_at = 0 AND until > ?`, millis(now), by, id, millis(now))
 	if err != nil {
@@ -102,6 +163,7 @@ func (s *Store) EndLock(ctx context.Context, id, by string, now time.Time) (rele
 // not announced yet, each once across replicas (a compare-and-set), and
 // returns them, ended.
 func (s *Store) ExpireLocks(ctx context.Context, now time.Time) ([]release.Lock, error) {
+	defer s.unended.clear()
 	due, err := s.locksWhere(ctx, s.db, `SELECT `+lockColumns+` FROM locks WHERE expiry_noted = 0 AND until <= ? ORDER BY until, id`, millis(now))
 	if err != nil {
 		return nil, fmt.Errorf("expire locks: %w", err)

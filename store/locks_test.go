@@ -93,6 +93,49 @@ func TestLockEnds(t *testing.T) {
 	})
 }
 
+// TestHeldLocksFollowWrites: what HeldLocks answers changes with every lock
+// write at once (SQLite answers from a cache that lock writes clear).
+func TestHeldLocksFollowWrites(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, _ := MustNew(t, driver)
+		now := ms(t0)
+		ids := func(at time.Time) []string {
+			held, err := s.HeldLocks(ctx, at)
+			require.NoError(t, err)
+			var out []string
+			for _, l := range held {
+				out = append(out, l.ID+" "+l.Reason)
+			}
+			return out
+		}
+		assert.Empty(t, ids(now))
+		_, err := s.TakeLock(ctx, newLock("L1", "P1", "U0ALICE", now, time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"L1 why <!here>"}, ids(now))
+		assert.Empty(t, ids(now.Add(time.Minute)), "over at its end")
+
+		again := newLock("L9", "P1", "U0ALICE", now.Add(time.Second), time.Hour)
+		again.Reason = "longer"
+		_, err = s.TakeLock(ctx, again)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"L1 longer"}, ids(now.Add(time.Minute)), "the holder renewed it")
+
+		_, err = s.TakeLock(ctx, newLock("L2", "P2", "U0BOB", now.Add(2*time.Second), time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"L1 longer", "L2 why <!here>"}, ids(now.Add(3*time.Second)))
+
+		_, ended, err := s.EndLock(ctx, "L1", "U0BOB", now.Add(4*time.Second))
+		require.NoError(t, err)
+		require.True(t, ended)
+		assert.Equal(t, []string{"L2 why <!here>"}, ids(now.Add(5*time.Second)))
+
+		_, err = s.ExpireLocks(ctx, now.Add(2*time.Hour))
+		require.NoError(t, err)
+		assert.Empty(t, ids(now.Add(5*time.Second)), "expired at its end: ended for good")
+	})
+}
+
 // TestExpiredLockReplaced: a new lock on a target whose lock ran out ends
 // the old one, whose end is still announced.
 func TestExpiredLockReplaced(t *testing.T) {

@@ -22,6 +22,7 @@ type Store struct {
 	postgres bool
 	stmts    statements
 	rec      *recorder // Record's group-commit writer
+	unended  lockCache // SQLite only: the locks not ended, between lock writes
 }
 
 // Open connects to the database and applies the migrations it lacks.
