@@ -3,7 +3,9 @@
 package poller
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,7 +24,17 @@ type Releases interface {
 type Store interface {
 	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
+	// CountActive returns how many executions are followed.
+	CountActive(ctx context.Context) (int, error)
+	// Active lists every execution followed, oldest first.
 	Active(ctx context.Context) ([]release.Followed, error)
+	// ActiveSince lists, oldest first, the executions followed whose follow
+	// began at or after since or at or before bound, and those waiting at
+	// approval unprompted.
+	ActiveSince(ctx context.Context, since, bound time.Time) ([]release.Followed, error)
+	// ActiveOf lists, oldest first, the executions followed of the release
+	// tasks pipelineIDs whose follow began before before.
+	ActiveOf(ctx context.Context, pipelineIDs []string, before time.Time) ([]release.Followed, error)
 	// UpdateFollowed stores f if its status is still was (compare-and-set).
 	UpdateFollowed(ctx context.Context, was release.Status, f release.Followed) (bool, error)
 	UndecidedPrompts(ctx context.Context) ([]release.Prompt, error)
@@ -88,8 +100,12 @@ type Config struct {
 type Poller struct {
 	cfg Config
 	// seen is the list entry of each release task at the last poll: one
-	// whose entry did not change did not move, and its records are not read.
+	// whose entry did not change did not move, and neither its followed
+	// executions nor its records are read.
 	seen map[string]api.ReleaseTask
+	// polled is when this replica's last poll began, zero before its first
+	// since it took the lease.
+	polled time.Time
 }
 
 type noMetrics struct{}
@@ -118,6 +134,12 @@ const leaseName = "poller"
 
 // shutdownBound is how long a poll in progress at shutdown may go on.
 const shutdownBound = 5 * time.Second
+
+// recordLag bounds how much earlier than its commit a follow's created_at
+// may be (the time between the handler's clock read and the group commit,
+// and the clocks of replicas apart): a follow that began that long before
+// the last poll may have been recorded after that poll read the database.
+const recordLag = 30 * time.Second
 
 // Run polls every interval until ctx is done; no poll starts after that,
 // and one in progress is given a few seconds to finish what it recorded.
@@ -167,18 +189,23 @@ func (p *Poller) pollBounded(ctx context.Context) error {
 	return p.Poll(pctx)
 }
 
-// Poll checks every followed execution and every undecided prompt once, if
-// this replica holds the poller's lease.
+// Poll checks the followed executions that can need work, and every
+// undecided prompt, once, if this replica holds the poller's lease. An
+// execution that an earlier poll saw, of a release task whose list entry
+// did not change since, is not even read from the database unless its
+// follow ends or its automatic prompt is to be posted again; the first poll
+// after taking the lease reads them all.
 func (p *Poller) Poll(ctx context.Context) error {
 	now := p.cfg.Now()
 	mine, err := p.cfg.Store.AcquireLease(ctx, leaseName, p.cfg.Owner, now, now.Add(3*p.cfg.Interval))
 	if err != nil || !mine {
 		// Another replica polls meanwhile: what this one saw goes stale.
 		clear(p.seen)
+		p.polled = time.Time{}
 		return err
 	}
 	p.expireLocks(ctx, now)
-	active, err := p.cfg.Store.Active(ctx)
+	n, err := p.cfg.Store.CountActive(ctx)
 	if err != nil {
 		return err
 	}
@@ -186,15 +213,36 @@ func (p *Poller) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.cfg.Metrics.Followed(len(active))
-	if len(active) == 0 && len(prompts) == 0 {
+	p.cfg.Metrics.Followed(n)
+	if n == 0 && len(prompts) == 0 {
+		// A follow recorded from now on began after now, less its lag.
+		p.polled = now
 		return nil
+	}
+	// The executions that may be new to this replica are read before the
+	// list, so that the list their first sight reads is newer than they are;
+	// all of them on the first poll since this replica took the lease.
+	readAll := p.polled.IsZero()
+	since := p.polled.Add(-p.cfg.Interval - recordLag)
+	var active []release.Followed
+	if readAll {
+		active, err = p.cfg.Store.Active(ctx)
+	} else {
+		active, err = p.cfg.Store.ActiveSince(ctx, since, now.Add(-release.FollowBound))
+	}
+	if err != nil {
+		return err
 	}
 	tasks, err := p.cfg.Releases.ListReleaseTasks(ctx)
 	if err != nil {
 		return err
 	}
 	r := p.newRound(ctx, tasks, now)
+	if !readAll {
+		if active, err = p.withMoved(ctx, r, active, since); err != nil {
+			return err
+		}
+	}
 	for _, f := range active {
 		r.follow(ctx, f)
 	}
@@ -202,7 +250,37 @@ func (p *Poller) Poll(ctx context.Context) error {
 		r.reconcile(ctx, pr)
 	}
 	r.remember()
+	p.polled = now
 	return nil
+}
+
+// withMoved adds to active the executions followed of the release tasks
+// that moved, older than since: those the previous polls saw, and whose
+// list entry changed since. Without a change in the list entry, an
+// execution that a poll saw needs nothing.
+func (p *Poller) withMoved(ctx context.Context, r *round, active []release.Followed, since time.Time) ([]release.Followed, error) {
+	var moved []string
+	for id := range r.tasks {
+		if r.moved(id) {
+			moved = append(moved, id)
+		}
+	}
+	if len(moved) == 0 {
+		return active, nil
+	}
+	more, err := p.cfg.Store.ActiveOf(ctx, moved, since)
+	if err != nil {
+		return nil, err
+	}
+	// An execution in both (past FollowBound, or unprompted) is taken as
+	// read last.
+	all := slices.Concat(more, active)
+	slices.SortStableFunc(all, func(a, b release.Followed) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.PipelineID, b.PipelineID), cmp.Compare(a.ExecutionID, b.ExecutionID))
+	})
+	return slices.CompactFunc(all, func(a, b release.Followed) bool {
+		return a.PipelineID == b.PipelineID && a.ExecutionID == b.ExecutionID
+	}), nil
 }
 
 // expireLocks announces the locks whose time is up: a database read per

@@ -19,11 +19,14 @@ type round struct {
 	tasks   map[string]api.ReleaseTask
 	records map[string][]api.Record
 	failed  map[string]bool // release tasks whose records could not be read
+	// again are the release tasks whose followed executions this round
+	// could not bring up to date: the next one reads them as if they moved.
+	again map[string]bool
 }
 
 func (p *Poller) newRound(_ context.Context, tasks []api.ReleaseTask, now time.Time) *round {
 	r := &round{p: p, now: now, tasks: make(map[string]api.ReleaseTask, len(tasks)),
-		records: map[string][]api.Record{}, failed: map[string]bool{}}
+		records: map[string][]api.Record{}, failed: map[string]bool{}, again: map[string]bool{}}
 	for _, t := range tasks {
 		r.tasks[t.ID] = t
 	}
@@ -31,7 +34,8 @@ func (p *Poller) newRound(_ context.Context, tasks []api.ReleaseTask, now time.T
 }
 
 // moved reports whether a release task's list entry changed since the last
-// poll (or was not seen since this replica started polling).
+// poll (or was not seen since this replica took the lease, or is missing
+// from the list).
 func (r *round) moved(pipelineID string) bool {
 	t, ok := r.tasks[pipelineID]
 	was, seen := r.p.seen[pipelineID]
@@ -39,12 +43,21 @@ func (r *round) moved(pipelineID string) bool {
 }
 
 // remember keeps this round's list for the next one, except for release
-// tasks whose records could not be read: they count as moved next time.
+// tasks whose records could not be read or whose followed executions are to
+// be looked at again: they, and those that left the list, count as moved
+// next time.
 func (r *round) remember() {
-	for id, t := range r.tasks {
-		if !r.failed[id] {
-			r.p.seen[id] = t
+	for id := range r.p.seen {
+		if _, ok := r.tasks[id]; !ok {
+			delete(r.p.seen, id)
 		}
+	}
+	for id, t := range r.tasks {
+		if r.failed[id] || r.again[id] {
+			delete(r.p.seen, id)
+			continue
+		}
+		r.p.seen[id] = t
 	}
 }
 
@@ -147,10 +160,14 @@ func (r *round) follow(ctx context.Context, f release.Followed) {
 		log.Warn().Err(err).Msg("stopped following: the channel or message is gone")
 		was := f.Status
 		f.FinishedAt = r.now
-		_, uerr := r.p.cfg.Store.UpdateFollowed(ctx, was, f)
-		logIf(log, uerr, "cannot stop following")
+		if _, uerr := r.p.cfg.Store.UpdateFollowed(ctx, was, f); uerr != nil {
+			r.again[f.PipelineID] = true
+			log.Warn().Err(uerr).Msg("cannot stop following")
+		}
 	default:
-		// One execution's trouble must not stop the others.
+		// One execution's trouble must not stop the others; the next poll
+		// reads it again.
+		r.again[f.PipelineID] = true
 		log.Warn().Err(err).Msg("following failed")
 	}
 }
@@ -178,16 +195,16 @@ func (r *round) followSteps(ctx context.Context, f release.Followed) error {
 		return nil
 	}
 	rec := findRecord(recs, f.ExecutionID)
-	if rec == nil {
-		if otherRun {
-			return r.lostSight(ctx, f)
-		}
-		return nil
-	}
-	if rec.Status == f.Status {
-		if unprompted {
-			return r.askAgain(ctx, f, rec)
-		}
+	switch {
+	case rec == nil && otherRun:
+		return r.lostSight(ctx, f)
+	case rec != nil && rec.Status == f.Status && unprompted:
+		return r.askAgain(ctx, f, rec)
+	case rec == nil || rec.Status == f.Status:
+		// The list moved, the records not yet: until they agree, the
+		// execution is read every poll, although its list entry may not
+		// change again.
+		r.again[f.PipelineID] = true
 		return nil
 	}
 	return r.advance(ctx, f, rec)

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/releasebot/releasebot/release"
@@ -46,10 +50,95 @@ func (s *Store) Active(ctx context.Context) ([]release.Followed, error) {
 	return s.followed(ctx, `WHERE finished_at = 0 ORDER BY created_at, pipeline_id, execution_id`)
 }
 
+// CountActive returns how many executions are still followed, counted in
+// an index of the unfinished ones.
+func (s *Store) CountActive(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, countActive).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count followed: %w", err)
+	}
+	return n, nil
+}
+
+const countActive = `SELECT COUNT(*) FROM followed WHERE finished_at = 0`
+
+// activeSince has three parts, each read through an index (an OR would
+// make SQLite scan every unfinished row). The last picks the executions
+// waiting at approval whose automatic prompt was not posted; its constants
+// are literals, for SQLite to see that the partial index followed_unprompted
+// applies.
+var activeSince = `SELECT ` + followedColumns + ` FROM followed WHERE finished_at = 0 AND created_at >= ?
+	UNION ALL SELECT ` + followedColumns + ` FROM followed WHERE finished_at = 0 AND created_at <= ?
+	UNION ALL SELECT ` + followedColumns + ` FROM followed WHERE finished_at = 0 AND status = ` +
+	strconv.Itoa(int(release.StatusAwaitingApproval)) + ` AND prompted = 0`
+
+// activeOf reads the executions of n release tasks, through the index
+// followed_active_task.
+func activeOf(n int) string {
+	return `SELECT ` + followedColumns + ` FROM followed WHERE finished_at = 0 AND pipeline_id IN (` +
+		strings.Repeat("?, ", n-1) + `?) AND created_at < ?`
+}
+
+// ActiveSince lists the executions still followed whose follow began at or
+// after since (a poll may not have seen them yet) or at or before bound
+// (following them ends), and those waiting at approval whose automatic
+// prompt was not posted; oldest first, each once. Each part is read through
+// an index: the other executions followed cost no read.
+func (s *Store) ActiveSince(ctx context.Context, since, bound time.Time) ([]release.Followed, error) {
+	out, err := s.queryFollowed(ctx, activeSince, millis(since), millis(bound))
+	if err != nil {
+		return nil, err
+	}
+	return oldestFirst(out), nil
+}
+
+// idsPerQuery bounds the IDs of one IN list, far below SQLite's and
+// PostgreSQL's limits on parameters.
+const idsPerQuery = 500
+
+// ActiveOf lists the executions still followed of the release tasks
+// pipelineIDs whose follow began before before, oldest first. The IDs are
+// read a few hundred at a time, each through the index of the unfinished
+// executions by release task; a row may be read as of two moments, and the
+// poller's updates are compare-and-sets anyway.
+func (s *Store) ActiveOf(ctx context.Context, pipelineIDs []string, before time.Time) ([]release.Followed, error) {
+	var out []release.Followed
+	for ids := range slices.Chunk(pipelineIDs, idsPerQuery) {
+		args := make([]any, 0, len(ids)+1)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		args = append(args, millis(before))
+		part, err := s.queryFollowed(ctx, activeOf(len(ids)), args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, part...)
+	}
+	return oldestFirst(out), nil
+}
+
+// oldestFirst sorts fs as Active does and drops repeated executions.
+func oldestFirst(fs []release.Followed) []release.Followed {
+	slices.SortStableFunc(fs, func(a, b release.Followed) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.PipelineID, b.PipelineID), cmp.Compare(a.ExecutionID, b.ExecutionID))
+	})
+	return slices.CompactFunc(fs, func(a, b release.Followed) bool {
+		return a.PipelineID == b.PipelineID && a.ExecutionID == b.ExecutionID
+	})
+}
+
+const followedColumns = `pipeline_id, execution_id, task_name, channel, ts, started_by, status,
+		created_at, updated_at, finished_at, prompted, hinted, trigger_at, action`
+
 // followed reads the followed executions a WHERE … ORDER BY … clause picks.
 func (s *Store) followed(ctx context.Context, clause string, args ...any) ([]release.Followed, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT pipeline_id, execution_id, task_name, channel, ts, started_by, status,
-		created_at, updated_at, finished_at, prompted, hinted, trigger_at, action FROM followed `+clause), args...)
+	return s.queryFollowed(ctx, `SELECT `+followedColumns+` FROM followed `+clause, args...)
+}
+
+// queryFollowed reads the followed executions q selects (followedColumns).
+func (s *Store) queryFollowed(ctx context.Context, q string, args ...any) ([]release.Followed, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("followed executions: %w", err)
 	}

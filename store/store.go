@@ -233,6 +233,11 @@ var migrations = []string{
 		used_at      BIGINT NOT NULL DEFAULT 0,
 		confirmed    INTEGER NOT NULL DEFAULT 0
 	)`,
+	// The poller reads the unfinished executions of the release tasks that
+	// moved, and those whose automatic prompt must be asked again; not
+	// every execution followed.
+	`CREATE INDEX followed_active_task ON followed (pipeline_id, created_at) WHERE finished_at = 0`,
+	`CREATE INDEX followed_unprompted ON followed (created_at) WHERE finished_at = 0 AND status = 5 AND prompted = 0`,
 }
 
 // migrate applies what is missing, in one transaction; on PostgreSQL an
