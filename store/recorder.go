@@ -15,8 +15,8 @@ import (
 // Group commit for Record. Every command writes one audit entry (and maybe
 // a follow and an actor); one transaction each made the commands queue for
 // SQLite's only connection and pay a commit apiece. One writer goroutine
-// takes every record waiting and commits them together, through statements
-// prepared once.
+// takes every record waiting, and those that come within lingerFor, and
+// commits them together, through statements prepared once.
 
 const (
 	// maxBatch bounds one transaction, and so how long it holds SQLite's
@@ -29,6 +29,12 @@ const (
 	// a record queued by a caller that gave up is still written, or fails,
 	// within it.
 	writeBound = 10 * time.Second
+	// lingerFor is how long the writer waits for more records once one
+	// came: a commit costs as much as many rows, and commands arriving a
+	// few hundred microseconds apart would each pay one. 2 ms made the
+	// end-to-end benchmark about 20% faster (1 ms less so, 5 ms no more).
+	// It delays the record, never the reply, which is posted before.
+	lingerFor = 2 * time.Millisecond
 )
 
 // errClosed is Record's error once Close has begun.
@@ -130,8 +136,11 @@ func (r *recorder) close() {
 func (r *recorder) run() {
 	defer close(r.stopped)
 	batch := make([]*record, 0, maxBatch)
+	linger := time.NewTimer(lingerFor)
+	linger.Stop()
 	for rec := range r.queue {
 		batch = append(batch[:0], rec)
+		linger.Reset(lingerFor)
 	more:
 		for len(batch) < maxBatch {
 			select {
@@ -140,10 +149,11 @@ func (r *recorder) run() {
 					break more
 				}
 				batch = append(batch, rec)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		r.commit(batch)
 		clear(batch)
 	}
@@ -180,19 +190,27 @@ func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	audit, follow, actor := tx.StmtContext(ctx, s.stmts.audit), tx.StmtContext(ctx, s.stmts.follow), tx.StmtContext(ctx, s.stmts.actor)
+	// On SQLite the rows are written without ctx's cancellation: its driver
+	// starts a goroutine per statement to watch a cancellable context, a
+	// fifth of what a record cost, while a local write is bounded by the busy
+	// timeout anyway. ctx still bounds the transaction's begin and commit.
+	rowCtx := ctx
+	if !s.postgres {
+		rowCtx = context.WithoutCancel(ctx)
+	}
+	audit, follow, actor := tx.StmtContext(rowCtx, s.stmts.audit), tx.StmtContext(rowCtx, s.stmts.follow), tx.StmtContext(rowCtx, s.stmts.actor)
 	for _, rec := range batch {
 		e := rec.entry
-		if _, err := audit.ExecContext(ctx, auditArgs(e)...); err != nil {
+		if _, err := audit.ExecContext(rowCtx, auditArgs(e)...); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
 		if rec.follow != nil {
-			if _, err := follow.ExecContext(ctx, followArgs(*rec.follow)...); err != nil {
+			if _, err := follow.ExecContext(rowCtx, followArgs(*rec.follow)...); err != nil {
 				return fmt.Errorf("follow: %w", err)
 			}
 		}
 		if rec.actor {
-			if _, err := actor.ExecContext(ctx, e.PipelineID, e.Execution, e.User, millis(e.At)); err != nil {
+			if _, err := actor.ExecContext(rowCtx, e.PipelineID, e.Execution, e.User, millis(e.At)); err != nil {
 				return fmt.Errorf("actor: %w", err)
 			}
 		}
