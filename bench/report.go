@@ -138,7 +138,8 @@ first alternates), so that machine noise hits both; a ratio is the median of the
 		if ts := r.e2e[which]; len(ts) > 0 {
 			var s []string
 			for _, t := range ts {
-				s = append(s, fmt.Sprintf("%.0f/s (%.2f s, bot %.2f cores, fakes %.2f cores)", t.perSecond, t.took.Seconds(), t.childCPU, t.benchCPU))
+				s = append(s, fmt.Sprintf("%.0f/s (%.2f s, bot %.2f cores, fakes %.2f cores, connections opened %d to Slack, %d upstream)",
+					t.perSecond, t.took.Seconds(), t.childCPU, t.benchCPU, t.slackConns, t.upConns))
 			}
 			lines = append(lines, "end to end: "+strings.Join(s, "; "))
 		}

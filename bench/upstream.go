@@ -28,6 +28,7 @@ type upstream struct {
 	nextID  atomic.Int64
 	pending atomic.Int64 // requests being answered now
 	peak    atomic.Int64 // the most pending at once
+	conns   atomic.Int64 // TCP connections accepted
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every count change
@@ -65,7 +66,11 @@ func newUpstream(project, token string, extra []string) (*upstream, error) {
 		url: "http://" + l.Addr().String(), project: project, token: token, list: list,
 		changed: make(chan struct{}), counts: map[string]int{},
 	}
-	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second}
+	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			u.conns.Add(1)
+		}
+	}}
 	go func() { _ = u.srv.Serve(l) }()
 	return u, nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -92,6 +93,7 @@ type Server struct {
 	url      string // http://127.0.0.1:PORT
 	http     *http.Server
 	served   chan struct{} // closed when http.Serve returns
+	tcpConns atomic.Int64  // TCP connections accepted
 	upgrader websocket.Upgrader
 	stop     chan struct{} // closed by Close
 	wg       sync.WaitGroup
@@ -186,7 +188,11 @@ func New(opts Options) *Server {
 		panic(fmt.Sprintf("fakeslack: listen on loopback: %v", err))
 	}
 	s.url = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.tcpConns.Add(1)
+		}
+	}}
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -213,6 +219,10 @@ func MustStart(tb TB, opts Options) *Server {
 	tb.Cleanup(s.Close)
 	return s
 }
+
+// Conns returns how many TCP connections the server accepted: a client
+// that keeps its connections alive opens few.
+func (s *Server) Conns() int64 { return s.tcpConns.Load() }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:PORT.
 func (s *Server) URL() string { return s.url }

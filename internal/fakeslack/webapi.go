@@ -218,7 +218,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.logf("%s -> ok", method)
 	}
-	writeReply(w, rep)
+	writeReply(w, rep, call.Response)
 }
 
 // jsonParams flattens a JSON object's top-level fields into params.
@@ -248,14 +248,17 @@ func (s *Server) recordLocked(call *Call, rep reply) {
 	s.notifyLocked()
 }
 
-func writeReply(w http.ResponseWriter, rep reply) {
+// writeReply answers with rep's status and body, already encoded (the
+// recorded call's Response).
+func writeReply(w http.ResponseWriter, rep reply, body json.RawMessage) {
 	// slack-go parses response_url replies by Content-Type; always label JSON as such.
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if rep.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(rep.retryAfter))
 	}
 	w.WriteHeader(rep.status)
-	_ = json.NewEncoder(w).Encode(rep.body)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("\n"))
 }
 
 func (s *Server) dispatchLocked(call *Call) reply {
@@ -447,7 +450,7 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	s.logf("response_url -> %d %s", call.Status, call.Error)
-	writeReply(w, rep)
+	writeReply(w, rep, call.Response)
 }
 
 func (s *Server) responseURLLocked(id, httpMethod string, body []byte, parsed bool) reply {
