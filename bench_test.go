@@ -115,22 +115,24 @@ func transportDiff(a, b *http.Transport) []string {
 }
 
 // The benchmark's baseline must be tuned as releasebot is (issue 17): its
-// transport must not drift from run.go's newTransport.
+// transports must not drift from run.go's.
 func TestBaselineTransportMatchesReleasebot(t *testing.T) {
 	goDefault := http.DefaultTransport.(*http.Transport).Clone()
-	fewerIdle := baseline.NewTransport()
+	fewerIdle := baseline.NewUpstreamTransport()
 	fewerIdle.MaxIdleConnsPerHost = 2
-	otherDialer := baseline.NewTransport()
+	otherDialer := baseline.NewSlackTransport()
 	otherDialer.DialContext = func(context.Context, string, string) (net.Conn, error) { return nil, net.ErrClosed }
 	tests := []struct {
 		name string
 		a, b *http.Transport
 		want []string
 	}{
-		{"releasebot and the minimal bot", newTransport(), baseline.NewTransport(), nil},
-		{"Go's default is not releasebot's", goDefault, newTransport(), []string{"MaxIdleConns", "MaxIdleConnsPerHost"}},
-		{"idle connections per host differ", fewerIdle, newTransport(), []string{"MaxIdleConnsPerHost"}},
-		{"dialers differ", otherDialer, newTransport(), []string{"DialContext"}},
+		{"Slack: releasebot and the minimal bot", newSlackTransport(), baseline.NewSlackTransport(), nil},
+		{"ServiceStage: releasebot and the minimal bot", newUpstreamTransport(), baseline.NewUpstreamTransport(), nil},
+		{"Go's default is not releasebot's", goDefault, newSlackTransport(), []string{"MaxIdleConns", "MaxIdleConnsPerHost", "MaxConnsPerHost"}},
+		{"the two differ", newUpstreamTransport(), newSlackTransport(), []string{"MaxIdleConns", "MaxIdleConnsPerHost", "MaxConnsPerHost"}},
+		{"idle connections per host differ", fewerIdle, newUpstreamTransport(), []string{"MaxIdleConnsPerHost"}},
+		{"dialers differ", otherDialer, newSlackTransport(), []string{"DialContext"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

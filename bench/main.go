@@ -41,9 +41,9 @@ const (
 
 var (
 	flagN        = flag.Int("n", 1000, "slash commands per ack-latency burst, and operations in flight")
-	flagE2E      = flag.Int("e2e", 2000, "slash commands in the end-to-end throughput run")
+	flagE2E      = flag.Int("e2e", 10000, "slash commands in the end-to-end throughput run")
 	flagFollowed = flag.String("followed", "1,1000", "executions followed in the polling runs, one run per comma-separated count")
-	flagRounds   = flag.Int("rounds", 3, "pairs of runs (releasebot and the minimal bot back to back, which goes first alternating) per comparison; a ratio is the median of the pairs'")
+	flagRounds   = flag.Int("rounds", 5, "pairs of runs (releasebot and the minimal bot back to back, which goes first alternating) per comparison; a ratio is the median of the pairs'")
 	flagOnly     = flag.String("only", "", "run only these scenarios, comma-separated: idle,paced,b2b,e2e,follow (the table then shows only what ran)")
 	flagEnv      = flag.String("env", "", "extra environment for both bots, K=V,K=V (for experiments, e.g. GOGC=200)")
 	flagKeep     = flag.Bool("keep", false, "keep the temporary directory (binaries, databases, child logs)")
@@ -501,6 +501,9 @@ type throughput struct {
 	childCPU  float64 // cores used by the bot, on average
 	benchCPU  float64 // cores used by this process (fakes), on average
 	errors    int
+	// connections the bot opened during the run, to Slack and upstream:
+	// each is a dial, and the fakes' accept, that keep-alive would spare
+	slackConns, upConns int64
 }
 
 // endToEnd warms the bot up with 100 commands, then sends *flagE2E back to
@@ -530,6 +533,7 @@ func (b *bench) endToEnd(ctx context.Context, which string) (throughput, error) 
 	defer stopPerf()
 	childCPU0, _ := w.c.cpu()
 	benchCPU0, _ := selfCPU()
+	slackConns0, upConns0 := w.fs.Conns(), w.up.conns.Load()
 	start := time.Now()
 	done := make(chan error, 1)
 	var last time.Time
@@ -550,10 +554,12 @@ func (b *bench) endToEnd(ctx context.Context, which string) (throughput, error) 
 	childCPU1, _ := w.c.cpu()
 	benchCPU1, _ := selfCPU()
 	t := throughput{
-		perSecond: float64(*flagE2E) / took.Seconds(),
-		took:      took,
-		childCPU:  float64(childCPU1-childCPU0) / 100 / took.Seconds(),
-		benchCPU:  float64(benchCPU1-benchCPU0) / 100 / took.Seconds(),
+		perSecond:  float64(*flagE2E) / took.Seconds(),
+		took:       took,
+		childCPU:   float64(childCPU1-childCPU0) / 100 / took.Seconds(),
+		benchCPU:   float64(benchCPU1-benchCPU0) / 100 / took.Seconds(),
+		slackConns: w.fs.Conns() - slackConns0,
+		upConns:    w.up.conns.Load() - upConns0,
 	}
 	for _, c := range w.fs.Calls("chat.postMessage") {
 		if c.Error != "" || strings.HasPrefix(c.Params["text"], "failed") {
