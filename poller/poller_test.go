@@ -354,6 +354,19 @@ func (g *gauge) Followed(n int) { g.followed = n }
 // stillRunning follows n executions, spread over ten release tasks that
 // neither move nor reach their FollowBound in the test, begun at created,
 // and lists those release tasks in rel.
+// oneAmongStill follows, since an hour ago, 100 executions whose release
+// tasks do not move and execution A of p1, releasing.
+func oneAmongStill(t *testing.T) (context.Context, *store.Store, time.Time, *countingReleases) {
+	t.Helper()
+	ctx, db, now := followSetup(t)
+	rel := &countingReleases{records: map[string][]api.Record{}}
+	stillRunning(t, db, rel, 100, now.Add(-time.Hour))
+	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
+	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
+		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
+	return ctx, db, now, rel
+}
+
 func stillRunning(t *testing.T, db *store.Store, rel *countingReleases, n int, created time.Time) {
 	t.Helper()
 	for i := range 10 {
@@ -528,12 +541,7 @@ func TestAnUnpromptedExecutionIsAskedAgainThoughNothingMoved(t *testing.T) {
 }
 
 func TestAPromptThatCouldNotBePostedIsTriedAgain(t *testing.T) {
-	ctx, db, now := followSetup(t)
-	rel := &countingReleases{records: map[string][]api.Record{}}
-	stillRunning(t, db, rel, 100, now.Add(-time.Hour))
-	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
-	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
+	ctx, db, now, rel := oneAmongStill(t)
 	rep := &countingReporter{askErr: errors.New("slack is down")}
 	rt := newPoller(db, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
@@ -559,12 +567,7 @@ func TestAPromptThatCouldNotBePostedIsTriedAgain(t *testing.T) {
 }
 
 func TestRecordsBehindTheListAreReadAgain(t *testing.T) {
-	ctx, db, now := followSetup(t)
-	rel := &countingReleases{records: map[string][]api.Record{}}
-	stillRunning(t, db, rel, 100, now.Add(-time.Hour))
-	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
-	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
+	ctx, db, now, rel := oneAmongStill(t)
 	cs, rep := &countingStore{Store: db}, &countingReporter{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
@@ -589,12 +592,7 @@ func TestRecordsBehindTheListAreReadAgain(t *testing.T) {
 }
 
 func TestAChangeThatCouldNotBeRecordedIsReadAgain(t *testing.T) {
-	ctx, db, now := followSetup(t)
-	rel := &countingReleases{records: map[string][]api.Record{}}
-	stillRunning(t, db, rel, 100, now.Add(-time.Hour))
-	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
-	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
+	ctx, db, now, rel := oneAmongStill(t)
 	cs, rep := &countingStore{Store: db}, &countingReporter{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
