@@ -106,6 +106,10 @@ type Poller struct {
 	// polled is when this replica's last poll began, zero before its first
 	// since it took the lease.
 	polled time.Time
+	// leased is when the lease this replica last took runs out.
+	leased time.Time
+	// fullAt is when this replica last read every followed execution.
+	fullAt time.Time
 }
 
 type noMetrics struct{}
@@ -140,6 +144,12 @@ const shutdownBound = 5 * time.Second
 // and the clocks of replicas apart): a follow that began that long before
 // the last poll may have been recorded after that poll read the database.
 const recordLag = 30 * time.Second
+
+// fullReadEvery bounds how long a followed execution can go unread should
+// the reasoning that lets a poll skip it fail (a follow recorded later than
+// recordLag allows, a replica's clock far off): this often, a poll reads
+// every followed execution, as the first after taking the lease does.
+const fullReadEvery = 5 * time.Minute
 
 // Run polls every interval until ctx is done; no poll starts after that,
 // and one in progress is given a few seconds to finish what it recorded.
@@ -194,14 +204,10 @@ func (p *Poller) pollBounded(ctx context.Context) error {
 // execution that an earlier poll saw, of a release task whose list entry
 // did not change since, is not even read from the database unless its
 // follow ends or its automatic prompt is to be posted again; the first poll
-// after taking the lease reads them all.
+// after taking the lease, and one every fullReadEvery, reads them all.
 func (p *Poller) Poll(ctx context.Context) error {
 	now := p.cfg.Now()
-	mine, err := p.cfg.Store.AcquireLease(ctx, leaseName, p.cfg.Owner, now, now.Add(3*p.cfg.Interval))
-	if err != nil || !mine {
-		// Another replica polls meanwhile: what this one saw goes stale.
-		clear(p.seen)
-		p.polled = time.Time{}
+	if mine, err := p.lease(ctx, now); err != nil || !mine {
 		return err
 	}
 	p.expireLocks(ctx, now)
@@ -219,11 +225,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 		p.polled = now
 		return nil
 	}
+	readAll := p.polled.IsZero() || now.Sub(p.fullAt) >= fullReadEvery
+	since := p.polled
+	if now.Before(since) { // the clock stepped back
+		since = now
+	}
+	since = since.Add(-p.cfg.Interval - recordLag)
 	// The executions that may be new to this replica are read before the
-	// list, so that the list their first sight reads is newer than they are;
-	// all of them on the first poll since this replica took the lease.
-	readAll := p.polled.IsZero()
-	since := p.polled.Add(-p.cfg.Interval - recordLag)
+	// list, so that the list their first sight reads is newer than they are.
 	var active []release.Followed
 	if readAll {
 		active, err = p.cfg.Store.Active(ctx)
@@ -251,7 +260,28 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	r.remember()
 	p.polled = now
+	if readAll {
+		p.fullAt = now
+	}
 	return nil
+}
+
+// lease takes or renews the poller's lease. What this replica saw goes
+// stale when another replica polls, or may have polled, since it last did:
+// when the lease is another's, or when this replica's own ran out before it
+// took it again.
+func (p *Poller) lease(ctx context.Context, now time.Time) (bool, error) {
+	mine, err := p.cfg.Store.AcquireLease(ctx, leaseName, p.cfg.Owner, now, now.Add(3*p.cfg.Interval))
+	if err != nil || !mine || !now.Before(p.leased) {
+		clear(p.seen)
+		p.polled = time.Time{}
+	}
+	if err != nil || !mine {
+		p.leased = time.Time{}
+		return false, err
+	}
+	p.leased = now.Add(3 * p.cfg.Interval)
+	return true, nil
 }
 
 // withMoved adds to active the executions followed of the release tasks

@@ -288,7 +288,9 @@ func TestRemindersAndDeadlinesCostNoUpstreamRequest(t *testing.T) {
 	rep := &countingReporter{}
 	rt := newPoller(db, rel, rep, "a", &now)
 	rt.cfg.Schedule = release.Schedule{Every: 30 * time.Minute, Reminders: 3}
-	rt.seen["p1"] = rel.tasks[0] // the release task did not move since the last poll
+	// This replica holds the lease and saw the release task as listed now:
+	// it did not move since.
+	rt.seen["p1"], rt.leased = rel.tasks[0], now.Add(time.Hour)
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 1, rel.lists, "one list for %d prompts", n)
 	assert.Zero(t, rel.reads, "no records read for a reminder or a deadline")
@@ -491,14 +493,14 @@ func TestFollowBoundEndsTheFollowsOfReleaseTasksThatDoNotMove(t *testing.T) {
 	rel := &countingReleases{records: map[string][]api.Record{}}
 	stillRunning(t, db, rel, n, now.Add(-time.Hour))
 	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "running-3", ExecutionID: "old", TaskName: "running-3", Channel: "C1",
-		TS: "1.1", Status: release.StatusReleasing, CreatedAt: now.Add(-release.FollowBound + 30*time.Second)}))
+		TS: "1.1", Status: release.StatusReleasing, CreatedAt: now.Add(-release.FollowBound + time.Second)}))
 	cs, rep := &countingStore{Store: db}, &countingReporter{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, n+1, cs.read())
 	assert.Zero(t, rep.posts)
 
-	now = now.Add(time.Minute)
+	now = now.Add(2 * time.Second) // within the lease: nothing else polled
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 1, cs.read(), "only the follow past its bound")
 	assert.Equal(t, 1, rep.posts, "its end is noted in the thread")
@@ -523,7 +525,7 @@ func TestAnUnpromptedExecutionIsAskedAgainThoughNothingMoved(t *testing.T) {
 	rt := newPoller(cs, rel, rep, "a", &now)
 	// This replica polled a second ago and saw every release task as listed
 	// now: none moved since.
-	rt.polled = now.Add(-time.Second)
+	rt.polled, rt.fullAt, rt.leased = now.Add(-time.Second), now.Add(-time.Second), now.Add(time.Hour)
 	for _, task := range rel.tasks {
 		rt.seen[task.ID] = task
 	}
@@ -576,14 +578,14 @@ func TestRecordsBehindTheListAreReadAgain(t *testing.T) {
 	// The list says A waits at the gate; its records do not yet.
 	rel.tasks[len(rel.tasks)-1].Status = release.StatusAwaitingApproval
 	rel.records["p1"] = []api.Record{{ID: "A", Status: release.StatusReleasing}}
-	now = now.Add(time.Minute)
+	now = now.Add(time.Second)
 	require.NoError(t, rt.Poll(ctx))
 	assert.Equal(t, 1, rel.reads)
 	assert.Zero(t, rep.asks)
 
 	rel.records["p1"] = []api.Record{{ID: "A", Status: release.StatusAwaitingApproval}}
 	for range 2 {
-		now = now.Add(time.Minute)
+		now = now.Add(time.Second)
 		require.NoError(t, rt.Poll(ctx))
 	}
 	assert.Equal(t, 2, rel.reads, "read again once, although the list entry did not change again")

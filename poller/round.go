@@ -199,15 +199,22 @@ func (r *round) followSteps(ctx context.Context, f release.Followed) error {
 	case rec == nil && otherRun:
 		return r.lostSight(ctx, f)
 	case rec != nil && rec.Status == f.Status && unprompted:
-		return r.askAgain(ctx, f, rec)
+		err = r.askAgain(ctx, f, rec)
 	case rec == nil || rec.Status == f.Status:
 		// The list moved, the records not yet: until they agree, the
 		// execution is read every poll, although its list entry may not
 		// change again.
 		r.again[f.PipelineID] = true
 		return nil
+	default:
+		err = r.advance(ctx, f, rec)
 	}
-	return r.advance(ctx, f, rec)
+	// The list cannot show this execution's next change: it describes
+	// another run, or already something else.
+	if !rec.Status.Finished() && (otherRun || rec.Status != task.Status) {
+		r.again[f.PipelineID] = true
+	}
+	return err
 }
 
 // askAgain posts the automatic prompt of an execution that waits at 5
