@@ -113,6 +113,8 @@ type Server struct {
 	envOrder     []*envelope
 	acks         []AckFrame
 	calls        []Call
+	callBase     int            // calls forgotten before calls[0]
+	forgotten    map[string]int // calls forgotten, by method
 	inject       map[string][]injected
 	groups       map[string][]string
 	msgs         map[msgKey]*Message
@@ -170,6 +172,7 @@ func New(opts Options) *Server {
 		users:        make(map[string]User),
 		files:        make(map[string]*File),
 		revs:         make(map[itemKey]int64),
+		forgotten:    make(map[string]int),
 	}
 	for _, sc := range opts.Scopes {
 		s.scopes[sc] = true
@@ -218,6 +221,43 @@ func MustStart(tb TB, opts Options) *Server {
 	s := New(opts)
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// Forget drops most of what the server recorded so far, for runs too long
+// to keep it all (the benchmark's soak sends 60,000 commands, whose calls
+// and messages made the garbage collector of the process that runs the
+// fake, and so the timings it takes, slower as the run went on): the calls
+// (CallCount and WaitCount still count them; Calls and WaitCall no longer
+// see them), the acks and the envelopes acknowledged, and the messages,
+// channel and ephemeral, with what the page knew of them, so that a
+// message forgotten can no longer be edited. Envelopes not yet acknowledged
+// stay, and an Envelope already handed out still returns its ack.
+func (s *Server) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		s.forgotten[c.Method]++
+	}
+	s.callBase += len(s.calls)
+	s.calls, s.acks = nil, nil
+	var kept []*envelope
+	for _, e := range s.envOrder {
+		if e.ack == nil {
+			kept = append(kept, e)
+			continue
+		}
+		delete(s.envelopes, e.id)
+	}
+	s.envOrder = kept
+	for _, k := range s.msgOrder {
+		delete(s.revs, k.item(kindMessage))
+	}
+	for _, k := range s.ephOrder {
+		delete(s.revs, k.item(kindEphemeral))
+	}
+	clear(s.msgs)
+	clear(s.ephemerals)
+	s.msgOrder, s.ephOrder = nil, nil
 }
 
 // Conns returns how many TCP connections the server accepted: a client

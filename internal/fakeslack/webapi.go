@@ -74,28 +74,42 @@ func (s *Server) Calls(method string) []Call {
 	return out
 }
 
-// CallCount counts recorded calls per method.
+// CallCount counts recorded calls per method, forgotten ones included.
 func (s *Server) CallCount() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int)
+	return s.callCountLocked()
+}
+
+func (s *Server) callCountLocked() map[string]int {
+	out := maps.Clone(s.forgotten)
 	for _, c := range s.calls {
 		out[c.Method]++
 	}
 	return out
 }
 
-// WaitCall returns the first call to method, past or future, for which match
-// (nil matches all) returns true. match runs without the server's lock, so it
+// WaitCount waits until at least n calls to method were recorded, forgotten
+// ones included. It returns ctx's error or ErrClosed.
+func (s *Server) WaitCount(ctx context.Context, method string, n int) error {
+	if err := s.waitFor(ctx, func() bool { return s.callCountLocked()[method] >= n }); err != nil {
+		return fmt.Errorf("wait for %d %s calls: %w", n, method, err)
+	}
+	return nil
+}
+
+// WaitCall returns the first call to method, past (not forgotten) or
+// future, for which match (nil matches all) returns true. match runs without the server's lock, so it
 // may call the Server. It returns ctx's error or ErrClosed.
 func (s *Server) WaitCall(ctx context.Context, method string, match func(Call) bool) (Call, error) {
-	for seen := 0; ; {
+	for seen := 0; ; { // seen counts forgotten calls too
 		s.mu.Lock()
-		fresh := make([]Call, 0, len(s.calls)-seen)
-		for _, c := range s.calls[seen:] {
+		from := max(seen-s.callBase, 0)
+		fresh := make([]Call, 0, len(s.calls)-from)
+		for _, c := range s.calls[from:] {
 			fresh = append(fresh, c.clone())
 		}
-		seen = len(s.calls)
+		seen = s.callBase + len(s.calls)
 		changed, closed := s.changed, s.closed
 		s.mu.Unlock()
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -345,4 +346,49 @@ func TestMethodScopes(t *testing.T) {
 		"usergroups.users.list":        "usergroups:read",
 	}, fakeslack.MethodScopes)
 	assert.Equal(t, []string{"chat:write", "commands", "files:write", "im:write", "usergroups:read"}, fakeslack.AllScopes())
+}
+
+// TestForget: what was recorded is dropped but still counted; an envelope
+// not yet acknowledged stays, and one handed out still gives its ack.
+func TestForget(t *testing.T) {
+	s, b, ctx := startConnected(t, fakeslack.Options{})
+	_, ts, err := b.api.PostMessage("C0REL", slack.MsgOptionText("one", false))
+	require.NoError(t, err)
+	acked, err := s.SendSlashCommand(ctx, fakeslack.SlashCommand{Text: "status"})
+	require.NoError(t, err)
+	b.ack(t, b.next(t, ctx, socketmode.EventTypeSlashCommand))
+	_, err = acked.Ack(ctx)
+	require.NoError(t, err)
+	waiting, err := s.SendSlashCommand(ctx, fakeslack.SlashCommand{Text: "list"})
+	require.NoError(t, err)
+	pending := b.next(t, ctx, socketmode.EventTypeSlashCommand)
+
+	s.Forget()
+	assert.Empty(t, s.Calls(""), "calls dropped")
+	assert.Equal(t, 1, s.CallCount()["chat.postMessage"], "still counted")
+	_, ok := s.Message("C0REL", ts)
+	assert.False(t, ok, "messages dropped")
+	assert.Empty(t, s.Acks())
+	assert.Equal(t, []string{waiting.ID}, envelopeIDs(s.Unacked()), "the envelope not yet acknowledged stays")
+	a, err := acked.Ack(ctx)
+	require.NoError(t, err, "an envelope handed out still gives its ack")
+	assert.Equal(t, acked.ID, a.EnvelopeID)
+
+	b.ack(t, pending)
+	_, err = waiting.Ack(ctx)
+	require.NoError(t, err)
+	_, _, err = b.api.PostMessage("C0REL", slack.MsgOptionText("two", false))
+	require.NoError(t, err)
+	require.NoError(t, s.WaitCount(ctx, "chat.postMessage", 2), "forgotten calls count")
+	c, err := s.WaitCall(ctx, "chat.postMessage", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "two", c.Params["text"], "WaitCall sees only what was not forgotten")
+}
+
+func envelopeIDs(es []*fakeslack.Envelope) []string {
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, e.ID)
+	}
+	return ids
 }
