@@ -335,7 +335,8 @@ func newPool(ctx context.Context, log zerolog.Logger, limit, queue int) *pool {
 					run(ctx, log, job)
 					// A job already waiting runs here, on a stack grown to a
 					// handler's depth, rather than on a new goroutine that
-					// grows its own again (a tenth of the CPU under load).
+					// grows its own again (stack growth was 5 to 7 % of the bot's CPU
+					// under load, by perf).
 					select {
 					case next, ok := <-p.jobs:
 						if !ok {
