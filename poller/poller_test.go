@@ -356,13 +356,13 @@ func (g *gauge) Followed(n int) { g.followed = n }
 // stillRunning follows n executions, spread over ten release tasks that
 // neither move nor reach their FollowBound in the test, begun at created,
 // and lists those release tasks in rel.
-// oneAmongStill follows, since an hour ago, 100 executions whose release
+// oneAmongStill follows, since an hour ago, n executions whose release
 // tasks do not move and execution A of p1, releasing.
-func oneAmongStill(t *testing.T) (context.Context, *store.Store, time.Time, *countingReleases) {
+func oneAmongStill(t *testing.T, n int) (context.Context, *store.Store, time.Time, *countingReleases) {
 	t.Helper()
 	ctx, db, now := followSetup(t)
 	rel := &countingReleases{records: map[string][]api.Record{}}
-	stillRunning(t, db, rel, 100, now.Add(-time.Hour))
+	stillRunning(t, db, rel, n, now.Add(-time.Hour))
 	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
 	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
 		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
@@ -384,12 +384,7 @@ func stillRunning(t *testing.T, db *store.Store, rel *countingReleases, n int, c
 
 func TestPollReadsOnlyTheExecutionsThatCanNeedWork(t *testing.T) {
 	const n = 1000
-	ctx, db, now := followSetup(t)
-	rel := &countingReleases{records: map[string][]api.Record{}}
-	stillRunning(t, db, rel, n, now.Add(-time.Hour))
-	rel.tasks = append(rel.tasks, api.ReleaseTask{ID: "p1", Name: "p1", Status: release.StatusReleasing, LastTriggerAt: now.Add(-time.Hour)})
-	require.NoError(t, db.Follow(ctx, release.Followed{PipelineID: "p1", ExecutionID: "A", TaskName: "p1", Channel: "C1", TS: "1.1",
-		Status: release.StatusReleasing, CreatedAt: now.Add(-time.Hour)}))
+	ctx, db, now, rel := oneAmongStill(t, n)
 	cs, rep, g := &countingStore{Store: db}, &countingReporter{}, &gauge{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	rt.cfg.Metrics = g
@@ -543,7 +538,7 @@ func TestAnUnpromptedExecutionIsAskedAgainThoughNothingMoved(t *testing.T) {
 }
 
 func TestAPromptThatCouldNotBePostedIsTriedAgain(t *testing.T) {
-	ctx, db, now, rel := oneAmongStill(t)
+	ctx, db, now, rel := oneAmongStill(t, 100)
 	rep := &countingReporter{askErr: errors.New("slack is down")}
 	rt := newPoller(db, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
@@ -569,7 +564,7 @@ func TestAPromptThatCouldNotBePostedIsTriedAgain(t *testing.T) {
 }
 
 func TestRecordsBehindTheListAreReadAgain(t *testing.T) {
-	ctx, db, now, rel := oneAmongStill(t)
+	ctx, db, now, rel := oneAmongStill(t, 100)
 	cs, rep := &countingStore{Store: db}, &countingReporter{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
@@ -594,7 +589,7 @@ func TestRecordsBehindTheListAreReadAgain(t *testing.T) {
 }
 
 func TestAChangeThatCouldNotBeRecordedIsReadAgain(t *testing.T) {
-	ctx, db, now, rel := oneAmongStill(t)
+	ctx, db, now, rel := oneAmongStill(t, 100)
 	cs, rep := &countingStore{Store: db}, &countingReporter{}
 	rt := newPoller(cs, rel, rep, "a", &now)
 	require.NoError(t, rt.Poll(ctx))
