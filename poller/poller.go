@@ -3,7 +3,6 @@
 package poller
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -304,13 +303,7 @@ func (p *Poller) withMoved(ctx context.Context, r *round, active []release.Follo
 	}
 	// An execution in both (past FollowBound, or unprompted) is taken as
 	// read last.
-	all := slices.Concat(more, active)
-	slices.SortStableFunc(all, func(a, b release.Followed) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.PipelineID, b.PipelineID), cmp.Compare(a.ExecutionID, b.ExecutionID))
-	})
-	return slices.CompactFunc(all, func(a, b release.Followed) bool {
-		return a.PipelineID == b.PipelineID && a.ExecutionID == b.ExecutionID
-	}), nil
+	return release.OldestFirst(slices.Concat(more, active)), nil
 }
 
 // expireLocks announces the locks whose time is up: a database read per

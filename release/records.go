@@ -1,7 +1,9 @@
 package release
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -71,3 +73,15 @@ type AuditEntry struct {
 // ErrMessageGone is wrapped by errors that say a message releasebot keeps
 // up to date, or its channel, is gone: there is nothing left to edit.
 var ErrMessageGone = errors.New("the channel or message is gone")
+
+// OldestFirst sorts fs by when their follow began (then release task and
+// execution), as executions are polled, and keeps the first of repeated
+// executions: a caller that merges reads puts the one it trusts first.
+func OldestFirst(fs []Followed) []Followed {
+	slices.SortStableFunc(fs, func(a, b Followed) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.PipelineID, b.PipelineID), cmp.Compare(a.ExecutionID, b.ExecutionID))
+	})
+	return slices.CompactFunc(fs, func(a, b Followed) bool {
+		return a.PipelineID == b.PipelineID && a.ExecutionID == b.ExecutionID
+	})
+}

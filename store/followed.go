@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -89,7 +88,7 @@ func (s *Store) ActiveSince(ctx context.Context, since, bound time.Time) ([]rele
 	if err != nil {
 		return nil, err
 	}
-	return oldestFirst(out), nil
+	return release.OldestFirst(out), nil
 }
 
 // idsPerQuery bounds the IDs of one IN list, far below SQLite's and
@@ -115,17 +114,7 @@ func (s *Store) ActiveOf(ctx context.Context, pipelineIDs []string, before time.
 		}
 		out = append(out, part...)
 	}
-	return oldestFirst(out), nil
-}
-
-// oldestFirst sorts fs as Active does and drops repeated executions.
-func oldestFirst(fs []release.Followed) []release.Followed {
-	slices.SortStableFunc(fs, func(a, b release.Followed) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.PipelineID, b.PipelineID), cmp.Compare(a.ExecutionID, b.ExecutionID))
-	})
-	return slices.CompactFunc(fs, func(a, b release.Followed) bool {
-		return a.PipelineID == b.PipelineID && a.ExecutionID == b.ExecutionID
-	})
+	return release.OldestFirst(out), nil
 }
 
 const followedColumns = `pipeline_id, execution_id, task_name, channel, ts, started_by, status,
