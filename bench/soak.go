@@ -223,14 +223,8 @@ send:
 			if !due.Before(end) {
 				break
 			}
-			if d := time.Until(due); d > 0 {
-				timer.Reset(d)
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
-					sendErr = context.Cause(ctx)
-					break send
-				}
+			if sendErr = waitUntil(ctx, timer, due); sendErr != nil {
+				break send
 			}
 			command := soakMix[sent%len(soakMix)]
 			e, err := w.fs.SendSlashCommand(ctx, fakeslack.SlashCommand{Text: command})
@@ -244,14 +238,8 @@ send:
 				break send
 			}
 		}
-		if d := time.Until(end); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				sendErr = context.Cause(ctx)
-				break send
-			}
+		if sendErr = waitUntil(ctx, timer, end); sendErr != nil {
+			break send
 		}
 		if !put(item{window: win}) {
 			sendErr = context.Cause(ctx)
@@ -350,6 +338,21 @@ func summarize(samples []metricSample, from, to time.Time) (rss, goroutines, goM
 		goMax, followed = max(goMax, s.goroutines), s.followed
 	}
 	return median(rs), median(gs), goMax, followed
+}
+
+// waitUntil waits on timer (stopped or fired) until t, or until ctx ends.
+func waitUntil(ctx context.Context, timer *time.Timer, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // replyCalls counts the bot's replies so far.
