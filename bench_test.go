@@ -68,7 +68,6 @@ func BenchmarkCommandEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	posted := func() int { return fs.CallCount()["chat.postMessage"] }
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
@@ -76,14 +75,8 @@ func BenchmarkCommandEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for posted() < b.N {
-		select {
-		case <-wctx.Done():
-			b.Fatalf("%d of %d commands posted", posted(), b.N)
-		case <-tick.C:
-		}
+	if err := fs.WaitCount(wctx, "chat.postMessage", b.N); err != nil {
+		b.Fatalf("%d of %d commands posted: %v", fs.CallCount()["chat.postMessage"], b.N, err)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
 }

@@ -114,7 +114,7 @@ type Server struct {
 	acks         []AckFrame
 	calls        []Call
 	callBase     int            // calls forgotten before calls[0]
-	forgotten    map[string]int // calls forgotten, by method
+	counts       map[string]int // calls recorded, forgotten ones included, by method
 	inject       map[string][]injected
 	groups       map[string][]string
 	msgs         map[msgKey]*Message
@@ -172,7 +172,7 @@ func New(opts Options) *Server {
 		users:        make(map[string]User),
 		files:        make(map[string]*File),
 		revs:         make(map[itemKey]int64),
-		forgotten:    make(map[string]int),
+		counts:       make(map[string]int),
 	}
 	for _, sc := range opts.Scopes {
 		s.scopes[sc] = true
@@ -235,9 +235,6 @@ func MustStart(tb TB, opts Options) *Server {
 func (s *Server) Forget() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.calls {
-		s.forgotten[c.Method]++
-	}
 	s.callBase += len(s.calls)
 	s.calls, s.acks = nil, nil
 	var kept []*envelope
@@ -329,6 +326,13 @@ func (s *Server) waitFor(ctx context.Context, cond func() bool) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// appendCallLocked records c; s.mu must be held.
+func (s *Server) appendCallLocked(c Call) {
+	s.calls = append(s.calls, c)
+	s.counts[c.Method]++
+	s.notifyLocked()
 }
 
 // nextIDLocked returns a fresh sequence number; s.mu must be held.

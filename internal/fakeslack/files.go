@@ -107,8 +107,7 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	if status != http.StatusOK {
 		call.Error = answer
 	}
-	s.calls = append(s.calls, call)
-	s.notifyLocked()
+	s.appendCallLocked(call)
 	s.mu.Unlock()
 
 	s.logf("upload %s -> %d", id, status)

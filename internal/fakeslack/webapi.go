@@ -78,21 +78,13 @@ func (s *Server) Calls(method string) []Call {
 func (s *Server) CallCount() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.callCountLocked()
-}
-
-func (s *Server) callCountLocked() map[string]int {
-	out := maps.Clone(s.forgotten)
-	for _, c := range s.calls {
-		out[c.Method]++
-	}
-	return out
+	return maps.Clone(s.counts)
 }
 
 // WaitCount waits until at least n calls to method were recorded, forgotten
 // ones included. It returns ctx's error or ErrClosed.
 func (s *Server) WaitCount(ctx context.Context, method string, n int) error {
-	if err := s.waitFor(ctx, func() bool { return s.callCountLocked()[method] >= n }); err != nil {
+	if err := s.waitFor(ctx, func() bool { return s.counts[method] >= n }); err != nil {
 		return fmt.Errorf("wait for %d %s calls: %w", n, method, err)
 	}
 	return nil
@@ -258,8 +250,7 @@ func (s *Server) recordLocked(call *Call, rep reply) {
 	if okv, _ := rep.body["ok"].(bool); !okv {
 		call.Error, _ = rep.body["error"].(string)
 	}
-	s.calls = append(s.calls, *call)
-	s.notifyLocked()
+	s.appendCallLocked(*call)
 }
 
 // writeReply answers with rep's status and body, already encoded (the
