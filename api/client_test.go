@@ -169,16 +169,49 @@ func TestNewClientRejectsBadSettings(t *testing.T) {
 }
 
 func TestEndpointPathPrefixIsKept(t *testing.T) {
-	f := setup(t)
-	f.mux.HandleFunc("GET /prefix"+pipelinesPath, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, `[]`)
-	})
-	c, err := NewClient(f.server.Client(), f.server.URL+"/prefix/", testProject, NewStaticToken(testToken))
-	require.NoError(t, err)
-	tasks, err := c.ListReleaseTasks(context.Background())
-	require.NoError(t, err)
-	assert.Empty(t, tasks)
-	assert.Equal(t, "/prefix"+pipelinesPath, f.requests()[0].Path)
+	for _, tc := range []struct {
+		name, prefix, path, rawPath string
+	}{
+		{"plain", "/prefix", "/prefix", ""},
+		{"escaped", "/a%2Fb", "/a/b", "/a%2Fb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t)
+			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					writeJSON(w, 200, `{"id":"e1","pipeline_id":"`+testTask+`","status":4}`)
+					return
+				}
+				writeJSON(w, 200, `[]`)
+			})
+			c, err := NewClient(f.server.Client(), f.server.URL+tc.prefix+"/", testProject, NewStaticToken(testToken))
+			require.NoError(t, err)
+			tasks, err := c.ListReleaseTasks(context.Background())
+			require.NoError(t, err)
+			assert.Empty(t, tasks)
+			_, err = c.Operate(context.Background(), testTask, release.ActionStart, nil)
+			require.NoError(t, err)
+			_, err = c.Operate(context.Background(), testTask, release.ActionStop, nil)
+			require.NoError(t, err)
+
+			reqs := f.requests()
+			require.Len(t, reqs, 3)
+			rawPath := func(p string) string {
+				if tc.rawPath == "" {
+					return ""
+				}
+				return tc.rawPath + p
+			}
+			assert.Equal(t, tc.path+pipelinesPath, reqs[0].Path)
+			assert.Equal(t, rawPath(pipelinesPath), reqs[0].RawPath)
+			for _, r := range reqs[1:] {
+				assert.Equal(t, tc.path+pipelinesPath+"/"+testTask+"/action", r.Path)
+				assert.Equal(t, rawPath(pipelinesPath+"/"+testTask+"/action"), r.RawPath)
+			}
+			assert.Equal(t, "action_id=start", reqs[1].Query)
+			assert.Equal(t, "action_id=stop", reqs[2].Query, "each URL is built afresh")
+		})
+	}
 }
 
 func TestErrorBodiesBecomeTypedErrors(t *testing.T) {

@@ -305,7 +305,9 @@ func decodeList[T any](data []byte, key string) ([]T, error) {
 
 func decodeExecution(data []byte) (*Execution, error) {
 	var e Execution
-	if err := json.Unmarshal(data, &e); err != nil {
+	// Called directly, not through json.Unmarshal, which would check the
+	// whole answer once more before handing it over.
+	if err := e.UnmarshalJSON(data); err != nil {
 		return nil, err
 	}
 	if e.ID == "" {
