@@ -23,12 +23,19 @@ func (s *Store) Follow(ctx context.Context, f release.Followed) error {
 	return nil
 }
 
-const upsertFollowed = `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at, action)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const upsertFollowed = upsertFollowedRows + followedRow + upsertFollowedTail
+
+// upsertFollowed, for one row or many.
+const (
+	upsertFollowedRows = `INSERT INTO followed (pipeline_id, execution_id, task_name, channel, ts, started_by, status, created_at, updated_at, action)
+	VALUES `
+	followedRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	upsertFollowedTail = `
 	ON CONFLICT (pipeline_id, execution_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts,
 		started_by = excluded.started_by, action = excluded.action, status = excluded.status, created_at = excluded.created_at,
 		updated_at = excluded.updated_at, finished_at = 0, prompted = 0, hinted = 0, trigger_at = 0
 	WHERE followed.finished_at <> 0 OR (excluded.action = 'rollback' AND followed.action <> 'rollback')`
+)
 
 func followArgs(f release.Followed) []any {
 	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action)}

@@ -337,7 +337,14 @@ func (s *Store) AddActor(ctx context.Context, pipelineID, executionID, user stri
 	return nil
 }
 
-const insertActor = `INSERT INTO actors (pipeline_id, execution_id, user_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+const insertActor = insertActorRows + actorRow + insertActorTail
+
+// insertActor, for one row or many.
+const (
+	insertActorRows = `INSERT INTO actors (pipeline_id, execution_id, user_id, at) VALUES `
+	actorRow        = `(?, ?, ?, ?)`
+	insertActorTail = ` ON CONFLICT DO NOTHING`
+)
 
 // Actors lists who made an execution run through releasebot.
 func (s *Store) Actors(ctx context.Context, pipelineID, executionID string) ([]string, error) {

@@ -227,3 +227,58 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	})
 }
+
+// TestBatchIsWrittenInOrder: a batch is written a table at a time, many
+// rows per statement, yet ends as the records one by one would: entries
+// numbered in queue order, a rollback taking over an execution followed
+// earlier in the same batch, a second start of a followed one leaving it
+// as it was, and each actor once. On PostgreSQL a statement may not upsert
+// one row twice; the batch then falls back to a record at a time.
+func TestBatchIsWrittenInOrder(t *testing.T) {
+	const n = 13 // after the first, 8 + 4: two statements per table
+	follows := map[int]release.Followed{
+		1: {ExecutionID: "X1", TS: "1.0", Action: release.ActionStart},
+		5: {ExecutionID: "X1", TS: "5.0", Action: release.ActionRollback},
+		7: {ExecutionID: "X2", TS: "7.0", Action: release.ActionStart},
+		9: {ExecutionID: "X2", TS: "9.0", Action: release.ActionStart},
+	}
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, dsn := MustNew(t, driver)
+		let := holdWrites(t, driver, dsn)
+		errs := make(chan error, n)
+		for i := range n {
+			e := startEntry(i)
+			var f *release.Followed
+			if spec, ok := follows[i]; ok {
+				spec.PipelineID, spec.Channel, spec.StartedBy, spec.Status, spec.CreatedAt = e.PipelineID, "C1", e.User, release.StatusReleasing, t0
+				f = &spec
+			}
+			go func() { errs <- s.Record(ctx, e, f, i%2 == 0 || i == 5) }()
+			waitQueued(t, s, i+1) // one at a time: the queue's order is i's
+		}
+		let()
+		for range n {
+			require.NoError(t, <-errs)
+		}
+
+		audit, err := s.LastAudit(ctx, n+1, "")
+		require.NoError(t, err)
+		require.Len(t, audit, n)
+		for i, e := range audit { // newest first; all share a millisecond
+			assert.Equal(t, fmt.Sprintf("E%d", n-1-i), e.Execution, "entry %d from the newest", i)
+		}
+		active, err := s.Active(ctx)
+		require.NoError(t, err)
+		got := map[string]string{}
+		for _, f := range active {
+			got[f.ExecutionID] = f.TS + " " + string(f.Action) + " " + f.StartedBy
+		}
+		assert.Equal(t, map[string]string{"X1": "5.0 rollback U5", "X2": "7.0 start U7"}, got)
+		raw := MustRaw(t, driver, dsn)
+		assert.Equal(t, n/2+1+1, count(t, raw, "actors"), "the even records' actors and record 5's")
+		who, err := s.Actors(ctx, "pipe-1", "E5")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"U5"}, who)
+	})
+}

@@ -99,6 +99,12 @@ func (s *Store) AddAudit(ctx context.Context, e release.AuditEntry) error {
 const insertAudit = `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome)
 	VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+// insertAuditRows and auditRow insert many entries, numbered by the caller.
+const (
+	insertAuditRows = `INSERT INTO audit (seq, at, user_id, channel, verb, task_name, pipeline_id, sent, execution, outcome) VALUES `
+	auditRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 func auditArgs(e release.AuditEntry) []any {
 	return []any{millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome}
 }

@@ -36,6 +36,13 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// A transaction takes the write lock as it begins, waiting for it
+		// up to the busy timeout. Begun as a reader, one that then writes
+		// (a batch of records reads the last audit number first) would get
+		// SQLITE_BUSY at once, without waiting, were another process
+		// writing: SQLite's guard against two upgrading readers deadlocking.
+		// With one connection, nothing in this process waits longer.
+		q.Add("_txlock", "immediate")
 		// The path is part of a URI: '%', '?' and '#' in it must be escaped.
 		path := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(dsn)
 		db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
