@@ -575,8 +575,9 @@ func (b *bench) endToEnd(ctx context.Context, which string) (throughput, error) 
 	return t, nil
 }
 
-// perf starts `perf record` on the child when -perf is set; the returned
-// func stops it and waits for it to write its file.
+// perf starts `perf record` on the child, and on this process (the fakes,
+// into a file named fakes-…), when -perf is set; the returned func stops
+// both and waits for them to write their files.
 func (b *bench) perf(c *child, which string) (func(), error) {
 	if *flagPerf == "" {
 		return func() {}, nil
@@ -584,21 +585,33 @@ func (b *bench) perf(c *child, which string) (func(), error) {
 	if err := os.MkdirAll(*flagPerf, 0o755); err != nil {
 		return nil, err
 	}
-	out := filepath.Join(*flagPerf, fmt.Sprintf("%s-%d.data", strings.ReplaceAll(which, " ", "-"), b.runs))
-	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-o", out, "-p", strconv.Itoa(c.cmd.Process.Pid))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("perf: %w", err)
-	}
-	progress("perf recording %s into %s", which, out)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
+	name := fmt.Sprintf("%s-%d.data", strings.ReplaceAll(which, " ", "-"), b.runs)
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, cmd := range cmds {
 			_ = cmd.Process.Signal(os.Interrupt)
+		}
+		for _, cmd := range cmds {
 			_ = cmd.Wait()
-		})
-	}, nil
+		}
+	}
+	for _, r := range []struct {
+		out string
+		pid int
+	}{{name, c.cmd.Process.Pid}, {"fakes-" + name, os.Getpid()}} {
+		out := filepath.Join(*flagPerf, r.out)
+		cmd := exec.Command("perf", "record", "-F", "999", "-g", "-o", out, "-p", strconv.Itoa(r.pid))
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
+		if err := cmd.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("perf: %w", err)
+		}
+		cmds = append(cmds, cmd)
+		progress("perf recording %s into %s", which, out)
+	}
+	var once sync.Once
+	return func() { once.Do(stop) }, nil
 }
 
 // selfCPU is this process's CPU time so far, in clock ticks.
