@@ -1,6 +1,12 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/releasebot/releasebot/release"
+)
 
 // Queued returns how many records wait for the writer or are being
 // written.
@@ -44,4 +50,19 @@ func (s *Store) PollPlans(ctx context.Context) (map[string][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// WriteStarts writes n records of /release start (audit entry, follow and
+// actor), numbered from first, as one batch of the writer.
+func (s *Store) WriteStarts(ctx context.Context, first, n int) error {
+	batch := make([]*record, n)
+	for i := range batch {
+		id := first + i
+		e := release.AuditEntry{At: time.UnixMilli(1_700_000_000_000), User: "U0ALICE", Channel: "C0REL", Verb: "start",
+			TaskName: "web", PipelineID: "pipe-1", Sent: "action start", Execution: strconv.Itoa(id), Outcome: "Releasing (4)"}
+		f := &release.Followed{PipelineID: e.PipelineID, ExecutionID: e.Execution, TaskName: "web", Channel: "C0REL",
+			TS: "1700000000.000100", StartedBy: e.User, Action: release.ActionStart, Status: release.StatusReleasing, CreatedAt: e.At}
+		batch[i] = &record{entry: e, follow: f, actor: true}
+	}
+	return s.writeRecords(ctx, batch)
 }

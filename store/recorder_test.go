@@ -282,3 +282,23 @@ func TestBatchIsWrittenInOrder(t *testing.T) {
 		assert.Equal(t, []string{"U5"}, who)
 	})
 }
+
+// BenchmarkWriteBatch writes batches of /release starts (audit entry,
+// follow, actor) as the writer does, for the batch sizes the linger makes
+// at the end-to-end benchmark's rate: a commit costs as much as many rows.
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, n := range []int{1, 20, 40, 80} {
+		b.Run(fmt.Sprintf("%d records", n), func(b *testing.B) {
+			s, _ := MustNew(b, "sqlite")
+			ctx := context.Background()
+			next := 0
+			for b.Loop() {
+				if err := s.WriteStarts(ctx, next, n); err != nil {
+					b.Fatal(err)
+				}
+				next += n
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(next), "µs/record")
+		})
+	}
+}
