@@ -270,6 +270,9 @@ func tokenize(text string) ([]token, error) {
 
 // clip shortens s to n runes for an error message.
 func clip(s string, n int) string {
+	if len(s) <= n { // no more runes than bytes
+		return s
+	}
 	r := []rune(s)
 	if len(r) <= n {
 		return s

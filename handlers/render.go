@@ -123,12 +123,19 @@ func ephemeral(text safe) bot.Message {
 // text: it keeps letters, digits and a little punctuation, so that nothing
 // a user typed or ServiceStage returned can mention, link or format there.
 func tame(s string) string {
+	if tameAlready(s) {
+		return clip(s, 300)
+	}
+	return tameText(s)
+}
+
+// tameText is tame without its shortcut.
+func tameText(s string) string {
 	s = untamer.Replace(slackDates.ReplaceAllString(s, "$1"))
 	var b strings.Builder
 	space := false
 	for _, r := range s {
-		keep := unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.,:()#'+=?!", r)
-		if !keep {
+		if !keeps(r) {
 			space = b.Len() > 0
 			continue
 		}
@@ -139,6 +146,24 @@ func tame(s string) string {
 		b.WriteRune(r)
 	}
 	return clip(b.String(), 300)
+}
+
+// tameAlready reports whether tame would keep s as it is: every rune is
+// one it keeps, so no date or entity (they need '<' or '&') is there to
+// replace. Task names mostly are; the regular expression cost more than
+// rendering the rest of a start's message.
+func tameAlready(s string) bool {
+	for _, r := range s {
+		if !keeps(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// keeps reports whether tame keeps r.
+func keeps(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.,:()#'+=?!", r)
 }
 
 func renderError(text string) bot.Message {
@@ -242,14 +267,14 @@ func renderStatus(t api.ReleaseTask, recs []api.Record, prompts map[string]relea
 // renderOutcome is the channel message after an operation: who, what, the
 // release task, the execution and its status.
 func renderOutcome(user string, action release.Action, task api.ReleaseTask, e *api.Execution) bot.Message {
-	verb := past[action]
-	head := safe(fmt.Sprintf("%s %s *%s*", mention(user), verb, escape(task.Name)))
+	verb, who := past[action], string(mention(user))
+	head := safe(who + " " + verb + " *" + escape(task.Name) + "*")
 	fields := []*slack.TextBlockObject{
 		mrkdwn(safe("*Execution*\n" + string(code(e.ID)))),
 		mrkdwn(safe("*Status*\n" + string(statusText(e.Status)))),
 	}
 	return bot.Message{
-		Text:   fmt.Sprintf("%s %s %s: %s", mention(user), verb, tame(task.Name), e.Status.Label()),
+		Text:   who + " " + verb + " " + tame(task.Name) + ": " + e.Status.Label(),
 		Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(head), fields, nil)},
 	}
 }
