@@ -52,17 +52,40 @@ func (s *Store) PollPlans(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
+// Waiting returns how many records wait in the queue, not yet taken by
+// the writer.
+func (s *Store) Waiting() int { return len(s.rec.queue) }
+
+// Lingered counts the writer's batches that waited for more records.
+func (s *Store) Lingered() int64 { return s.rec.lingered.Load() }
+
+// Rec is one record for WriteBatch.
+type Rec struct {
+	Entry  release.AuditEntry
+	Follow *release.Followed
+	Actor  bool
+}
+
+// WriteBatch writes recs as one batch of the writer.
+func (s *Store) WriteBatch(ctx context.Context, recs []Rec) error {
+	batch := make([]*record, len(recs))
+	for i, r := range recs {
+		batch[i] = &record{entry: r.Entry, follow: r.Follow, actor: r.Actor}
+	}
+	return s.writeRecords(ctx, batch)
+}
+
 // WriteStarts writes n records of /release start (audit entry, follow and
 // actor), numbered from first, as one batch of the writer.
 func (s *Store) WriteStarts(ctx context.Context, first, n int) error {
-	batch := make([]*record, n)
-	for i := range batch {
+	recs := make([]Rec, n)
+	for i := range recs {
 		id := first + i
 		e := release.AuditEntry{At: time.UnixMilli(1_700_000_000_000), User: "U0ALICE", Channel: "C0REL", Verb: "start",
 			TaskName: "web", PipelineID: "pipe-1", Sent: "action start", Execution: strconv.Itoa(id), Outcome: "Releasing (4)"}
 		f := &release.Followed{PipelineID: e.PipelineID, ExecutionID: e.Execution, TaskName: "web", Channel: "C0REL",
 			TS: "1700000000.000100", StartedBy: e.User, Action: release.ActionStart, Status: release.StatusReleasing, CreatedAt: e.At}
-		batch[i] = &record{entry: e, follow: f, actor: true}
+		recs[i] = Rec{Entry: e, Follow: f, Actor: true}
 	}
-	return s.writeRecords(ctx, batch)
+	return s.WriteBatch(ctx, recs)
 }

@@ -230,12 +230,12 @@ func BenchmarkRecord(b *testing.B) {
 
 // TestBatchIsWrittenInOrder: a batch is written a table at a time, many
 // rows per statement, yet ends as the records one by one would: entries
-// numbered in queue order, a rollback taking over an execution followed
-// earlier in the same batch, a second start of a followed one leaving it
-// as it was, and each actor once. On PostgreSQL a statement may not upsert
-// one row twice; the batch then falls back to a record at a time.
+// numbered in the batch's order, a rollback taking over an execution
+// followed earlier in the same batch, a second start of a followed one
+// leaving it as it was, and each actor once. PostgreSQL refuses a statement
+// that upserts one row twice; the batch must not fail for it.
 func TestBatchIsWrittenInOrder(t *testing.T) {
-	const n = 13 // after the first, 8 + 4: two statements per table
+	const n = 13 // 8 + 4 + 1 rows: three statements for the entries
 	follows := map[int]release.Followed{
 		1: {ExecutionID: "X1", TS: "1.0", Action: release.ActionStart},
 		5: {ExecutionID: "X1", TS: "5.0", Action: release.ActionRollback},
@@ -245,28 +245,24 @@ func TestBatchIsWrittenInOrder(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
 		s, dsn := MustNew(t, driver)
-		let := holdWrites(t, driver, dsn)
-		errs := make(chan error, n)
-		for i := range n {
+		require.NoError(t, s.AddAudit(ctx, startEntry(-1)), "an entry before the batch")
+		recs := make([]store.Rec, n)
+		for i := range recs {
 			e := startEntry(i)
-			var f *release.Followed
+			recs[i] = store.Rec{Entry: e, Actor: i%2 == 0 || i == 5}
 			if spec, ok := follows[i]; ok {
 				spec.PipelineID, spec.Channel, spec.StartedBy, spec.Status, spec.CreatedAt = e.PipelineID, "C1", e.User, release.StatusReleasing, t0
-				f = &spec
+				recs[i].Follow = &spec
 			}
-			go func() { errs <- s.Record(ctx, e, f, i%2 == 0 || i == 5) }()
-			waitQueued(t, s, i+1) // one at a time: the queue's order is i's
 		}
-		let()
-		for range n {
-			require.NoError(t, <-errs)
-		}
+		require.NoError(t, s.WriteBatch(ctx, recs))
+		require.NoError(t, s.AddAudit(ctx, startEntry(n)), "an entry after the batch")
 
-		audit, err := s.LastAudit(ctx, n+1, "")
+		audit, err := s.LastAudit(ctx, n+3, "")
 		require.NoError(t, err)
-		require.Len(t, audit, n)
+		require.Len(t, audit, n+2)
 		for i, e := range audit { // newest first; all share a millisecond
-			assert.Equal(t, fmt.Sprintf("E%d", n-1-i), e.Execution, "entry %d from the newest", i)
+			assert.Equal(t, fmt.Sprintf("E%d", n-i), e.Execution, "entry %d from the newest", i)
 		}
 		active, err := s.Active(ctx)
 		require.NoError(t, err)
@@ -280,6 +276,35 @@ func TestBatchIsWrittenInOrder(t *testing.T) {
 		who, err := s.Actors(ctx, "pipe-1", "E5")
 		require.NoError(t, err)
 		assert.Equal(t, []string{"U5"}, who)
+	})
+}
+
+// TestWriterLingersOnlyUnderLoad: records that came while a batch was
+// committed make the writer wait for more before the next commit; a caller
+// recording one at a time, waiting for each, is never kept waiting.
+func TestWriterLingersOnlyUnderLoad(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s, dsn := MustNew(t, driver)
+		for i := range 5 {
+			require.NoError(t, s.Record(ctx, startEntry(i), nil, true))
+		}
+		assert.Zero(t, s.Lingered(), "one record at a time")
+
+		let := holdWrites(t, driver, dsn)
+		errs := make(chan error, 5)
+		for i := range 5 {
+			go func() { errs <- s.Record(ctx, startEntry(10+i), nil, true) }()
+			if i == 0 { // the writer takes it and waits for the held writes
+				require.Eventually(t, func() bool { return s.Queued() == 1 && s.Waiting() == 0 }, 5*time.Second, time.Millisecond)
+			}
+		}
+		waitQueued(t, s, 5)
+		let()
+		for range 5 {
+			require.NoError(t, <-errs)
+		}
+		assert.Positive(t, s.Lingered(), "records queued behind a commit")
 	})
 }
 
