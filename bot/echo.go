@@ -140,8 +140,8 @@ func skipString(b []byte, i int) (int, bool) {
 }
 
 // skipValue returns the index just past the value that starts at b[i]: a
-// string, an object or array (nested values and strings skipped whole), or
-// a literal or number (up to the next delimiter).
+// string, an object or array (nested values and strings skipped whole, its
+// brackets paired), or a literal or number (up to the next delimiter).
 func skipValue(b []byte, i int) (int, bool) {
 	if i >= len(b) {
 		return 0, false
@@ -150,9 +150,9 @@ func skipValue(b []byte, i int) (int, bool) {
 	case '"':
 		return skipString(b, i)
 	case '{', '[':
-		depth := 0
+		var open []byte // the brackets not yet closed, innermost last
 		for ; i < len(b); i++ {
-			switch b[i] {
+			switch c := b[i]; c {
 			case '"':
 				end, ok := skipString(b, i)
 				if !ok {
@@ -160,9 +160,12 @@ func skipValue(b []byte, i int) (int, bool) {
 				}
 				i = end - 1
 			case '{', '[':
-				depth++
+				open = append(open, c)
 			case '}', ']':
-				if depth--; depth == 0 {
+				if open[len(open)-1] != c-2 { // '{'+2 is '}', '['+2 is ']'
+					return 0, false
+				}
+				if open = open[:len(open)-1]; len(open) == 0 {
 					return i + 1, true
 				}
 			}

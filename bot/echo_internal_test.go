@@ -27,6 +27,7 @@ func TestDropEcho(t *testing.T) {
 		{"truncated", `{"ok":true,"message":{"text":`, `{"ok":true,"message":{"text":`},
 		{"invalid member kept", `{"ok":tru,"message":{}}`, `{"ok":tru,"message":{}}`},
 		{"escaped key", `{"ok":true,"\u006dessage":{}}`, `{"ok":true,"\u006dessage":{}}`},
+		{"brackets that do not pair", `{"message":{"x":[1},"ok":false]},"channel":"C"}`, `{"message":{"x":[1},"ok":false]},"channel":"C"}`},
 		{"message not read", `{"ok":true,"message":{"text":01}}`, `{"ok":true}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
