@@ -17,8 +17,9 @@ import (
 // Group commit for Record. Every command writes one audit entry (and maybe
 // a follow and an actor); one transaction each made the commands queue for
 // SQLite's only connection and pay a commit apiece. One writer goroutine
-// takes every record waiting, and those that come within lingerFor, and
-// commits them together, through statements prepared once.
+// takes every record waiting, and under load those that come within
+// lingerFor, and commits them together, a table at a time, through
+// multi-row statements prepared once.
 
 const (
 	// maxBatch bounds one transaction, and so how long it holds SQLite's
@@ -36,9 +37,10 @@ const (
 	// changed to the WAL, two system calls a page). BenchmarkWriteBatch,
 	// per record: 235 µs alone, 39 µs in 20, 27 in 40, 24 in 80. At the
 	// end-to-end benchmark's 3,000 commands a second, 2 ms made batches of
-	// 19 on average, 5 ms of 38 and 10 ms of 61. It delays the record, never
-	// the reply, which is posted before, and only while records come faster
-	// than commits (run): one caller recording one at a time never waits.
+	// 19 on average, 5 ms of 38 and 10 ms of 61. It delays the record (a
+	// command's reply is posted before it; the poller posts some messages
+	// after theirs), and only while records come faster than commits (run):
+	// one caller recording one at a time never waits.
 	lingerFor = 10 * time.Millisecond
 )
 
