@@ -52,3 +52,21 @@ func TestEchoNotDecoded(t *testing.T) {
 	_, err = b.Post(ctx, "C0REL", m)
 	assert.EqualError(t, err, "chat.postMessage: channel_not_found")
 }
+
+// An answer cut short is an error, even when what came of it reads as a
+// whole answer: nothing is taken for done on part of an answer.
+func TestEchoCutShortIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "500") // more than is sent: the connection closes early
+		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0REL","ts":"1700000000.000200"}`)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	b := bot.New(bot.Config{BotToken: "xoxb-test", AppToken: "xapp-test", APIURL: srv.URL + "/", HTTPClient: &http.Client{Transport: tr}}, zerolog.Nop())
+	_, err := b.Post(testContext(t), "C0REL", bot.Message{Text: "Done"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chat.postMessage: ")
+}
