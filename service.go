@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,29 @@ type metrics struct {
 	reconnect prometheus.Counter
 	followed  prometheus.Gauge
 	decisions *prometheus.CounterVec
+
+	// The children of commands and upstream, once made: every command
+	// and upstream call would otherwise hash its labels and take the
+	// vector's lock to find them.
+	commandOf  cache[[2]string, prometheus.Counter]
+	upstreamOf cache[upstreamLabels, prometheus.Observer]
+}
+
+type upstreamLabels struct {
+	operation string
+	status    int // 0: no answer
+}
+
+// cache keeps what a vector's WithLabelValues returned. The labels come
+// from fixed sets (verbs, outcomes, operations, statuses), so it stays small.
+type cache[K comparable, V any] struct{ m sync.Map }
+
+func (c *cache[K, V]) get(k K, newV func(K) V) V {
+	if v, ok := c.m.Load(k); ok {
+		return v.(V)
+	}
+	v, _ := c.m.LoadOrStore(k, newV(k))
+	return v.(V)
 }
 
 func newMetrics() *metrics {
@@ -57,9 +81,13 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) Command(verb, outcome string) { m.commands.WithLabelValues(verb, outcome).Inc() }
-func (m *metrics) Decision(d string)            { m.decisions.WithLabelValues(d).Inc() }
-func (m *metrics) Followed(n int)               { m.followed.Set(float64(n)) }
+func (m *metrics) Command(verb, outcome string) {
+	m.commandOf.get([2]string{verb, outcome}, func(k [2]string) prometheus.Counter {
+		return m.commands.WithLabelValues(k[0], k[1])
+	}).Inc()
+}
+func (m *metrics) Decision(d string) { m.decisions.WithLabelValues(d).Inc() }
+func (m *metrics) Followed(n int)    { m.followed.Set(float64(n)) }
 
 // instrument wraps the upstream transport to time every request by
 // operation; the operation is derived from the path, never a raw ID.
@@ -67,11 +95,17 @@ func (m *metrics) instrument(next http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := next.RoundTrip(r)
-		status := "error"
+		l := upstreamLabels{operation: operation(r)}
 		if err == nil {
-			status = strconv.Itoa(resp.StatusCode)
+			l.status = resp.StatusCode
 		}
-		m.upstream.WithLabelValues(operation(r), status).Observe(time.Since(start).Seconds())
+		m.upstreamOf.get(l, func(l upstreamLabels) prometheus.Observer {
+			status := "error"
+			if l.status != 0 {
+				status = strconv.Itoa(l.status)
+			}
+			return m.upstream.WithLabelValues(l.operation, status)
+		}).Observe(time.Since(start).Seconds())
 		return resp, err
 	})
 }
@@ -87,9 +121,20 @@ func operation(r *http.Request) string {
 	case strings.HasSuffix(p, "/auth/tokens"):
 		return "iam_token"
 	case strings.HasSuffix(p, "/action"):
-		switch a := rawQueryValue(r.URL.RawQuery, "action_id"); a {
-		case "start", "stop", "continue", "retry", "rollback", "approval":
-			return "action:" + a
+		// Constants, not "action:" + a: no allocation per call.
+		switch rawQueryValue(r.URL.RawQuery, "action_id") {
+		case "start":
+			return "action:start"
+		case "stop":
+			return "action:stop"
+		case "continue":
+			return "action:continue"
+		case "retry":
+			return "action:retry"
+		case "rollback":
+			return "action:rollback"
+		case "approval":
+			return "action:approval"
 		}
 		return "action"
 	case strings.HasSuffix(p, "/records"):
