@@ -71,10 +71,19 @@ func NewClient(httpClient *http.Client, endpoint, projectID string, auth Authent
 	if auth == nil {
 		return nil, fmt.Errorf("%w: no authenticator", ErrInvalidRequest)
 	}
+	// JoinPath escapes each element; validation has made that a no-op.
+	pipelines := u.JoinPath("v3", projectID, "pipeline", "pipelines")
+	if !strings.HasPrefix(pipelines.Path, "/") {
+		// An endpoint without a path joins to "v3/…": String would add the
+		// slash, but requests take a copy of this URL, not its text.
+		pipelines.Path = "/" + pipelines.Path
+		if pipelines.RawPath != "" {
+			pipelines.RawPath = "/" + pipelines.RawPath
+		}
+	}
 	c := &Client{
 		httpClient: noRedirects(httpClient),
-		// JoinPath escapes each element; validation has made that a no-op.
-		pipelines:  u.JoinPath("v3", projectID, "pipeline", "pipelines"),
+		pipelines:  pipelines,
 		projectID:  projectID,
 		auth:       auth,
 		timeout:    30 * time.Second,
@@ -251,16 +260,25 @@ var errAuthorize = errors.New("authorize")
 
 // attempt sends one HTTP request, bounded by the client's timeout.
 func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+		// Only when the caller's deadline is later: a context and a timer
+		// more per call otherwise, for a bound that could not fire first.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	var body io.Reader = http.NoBody
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, cl.url.String(), body)
+	// The URL is built already: a copy of it, rather than its text parsed
+	// back, which cost an allocation or two per part.
+	req, err := http.NewRequestWithContext(ctx, cl.method, "", body)
 	if err != nil {
 		return result{}, err
 	}
+	u := *cl.url
+	req.URL, req.Host = &u, u.Host
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	if err := c.auth.Authorize(ctx, req, cl.body); err != nil {
