@@ -42,7 +42,7 @@ func (r Role) name() string {
 func (r Role) members() safe {
 	var parts []string
 	for _, g := range r.Who.Groups {
-		if slackID.MatchString(g) {
+		if isSlackID(g) {
 			parts = append(parts, "<!subteam^"+g+">")
 		}
 	}

@@ -79,7 +79,7 @@ func codes(names []string) safe {
 
 // promptLink links a posted prompt's message.
 func promptLink(p *release.Prompt) safe {
-	if p.TS == "" || !slackID.MatchString(p.Channel) {
+	if p.TS == "" || !isSlackID(p.Channel) {
 		return "it is being posted"
 	}
 	return safe(fmt.Sprintf("<https://slack.com/archives/%s/p%s|open the prompt>", p.Channel, strings.ReplaceAll(p.TS, ".", "")))

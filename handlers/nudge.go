@@ -70,7 +70,7 @@ func (w who) mentions() safe {
 		parts = append(parts, string(mention(u)))
 	}
 	for _, g := range w.groups {
-		if slackID.MatchString(g) {
+		if isSlackID(g) {
 			parts = append(parts, "<!subteam^"+g+">")
 		}
 	}

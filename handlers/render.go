@@ -35,11 +35,24 @@ func code(s string) safe {
 	return safe("`" + escape(strings.ReplaceAll(s, "`", "'")) + "`")
 }
 
-var slackID = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+// isSlackID reports whether id is shaped like a Slack user, channel or
+// group ID: 2 to 20 of A–Z and 0–9 (the regexp ^[A-Z0-9]{2,20}$, which
+// cost more than the rest of a mention; every reply mentions someone).
+func isSlackID(id string) bool {
+	if len(id) < 2 || len(id) > 20 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // mention names a Slack user by ID, which Slack shows as their name.
 func mention(id string) safe {
-	if !slackID.MatchString(id) {
+	if !isSlackID(id) {
 		return code(id)
 	}
 	return safe("<@" + id + ">")
@@ -47,7 +60,7 @@ func mention(id string) safe {
 
 // channelRef links a channel by ID.
 func channelRef(id string) safe {
-	if !slackID.MatchString(id) {
+	if !isSlackID(id) {
 		return code(id)
 	}
 	return safe("<#" + id + ">")

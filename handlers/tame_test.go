@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,5 +30,30 @@ func FuzzTame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		assert.Equal(t, tameText(s), tame(s))
+	})
+}
+
+var slackIDPattern = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+
+func TestIsSlackID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"U0ALICE", true}, {"C0REL", true}, {"S0", true}, {strings.Repeat("A", 20), true},
+		{"U", false}, {"", false}, {strings.Repeat("A", 21), false}, {"u0alice", false},
+		{"U0-ALICE", false}, {"<@U1>", false}, {"U0ALİCE", false},
+	} {
+		assert.Equal(t, tc.want, isSlackID(tc.id), "isSlackID(%q)", tc.id)
+	}
+}
+
+// FuzzIsSlackID: the hand-written check says what the pattern it replaced says.
+func FuzzIsSlackID(f *testing.F) {
+	for _, s := range []string{"U0ALICE", "u0", "A", "0123456789ABCDEFGHIJK", "U\n1", "ÄB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		assert.Equal(t, slackIDPattern.MatchString(s), isSlackID(s))
 	})
 }
