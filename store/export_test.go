@@ -89,3 +89,14 @@ func (s *Store) WriteStarts(ctx context.Context, first, n int) error {
 	}
 	return s.WriteBatch(ctx, recs)
 }
+
+// RowWidths pairs each multi-row statement's row placeholders with the
+// number of arguments the writer gives a row.
+var RowWidths = map[string]struct {
+	Row   string
+	Width int
+}{
+	"audit":  {auditRow, auditWidth},
+	"follow": {followedRow, followWidth},
+	"actor":  {actorRow, actorWidth},
+}

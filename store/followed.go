@@ -17,7 +17,7 @@ import (
 // before (a retried execution keeps its ID) is followed again, through the
 // new message.
 func (s *Store) Follow(ctx context.Context, f release.Followed) error {
-	if _, err := s.stmts.follow.ExecContext(ctx, followArgs(f)...); err != nil {
+	if _, err := s.stmts.follow.ExecContext(ctx, appendFollowArgs(nil, &f)...); err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	return nil
@@ -37,8 +37,11 @@ const (
 	WHERE followed.finished_at <> 0 OR (excluded.action = 'rollback' AND followed.action <> 'rollback')`
 )
 
-func followArgs(f release.Followed) []any {
-	return []any{f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action)}
+// followWidth is followedRow's number of arguments.
+const followWidth = 10
+
+func appendFollowArgs(dst []any, f *release.Followed) []any {
+	return append(dst, f.PipelineID, f.ExecutionID, f.TaskName, f.Channel, f.TS, f.StartedBy, int(f.Status), millis(f.CreatedAt), millis(f.CreatedAt), string(f.Action))
 }
 
 // IsFollowed reports whether an execution is followed (or was, to its end).

@@ -343,6 +343,7 @@ const insertActor = insertActorRows + actorRow + insertActorTail
 const (
 	insertActorRows = `INSERT INTO actors (pipeline_id, execution_id, user_id, at) VALUES `
 	actorRow        = `(?, ?, ?, ?)`
+	actorWidth      = 4
 	insertActorTail = ` ON CONFLICT DO NOTHING`
 )
 

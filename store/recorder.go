@@ -35,13 +35,15 @@ const (
 	// lingerFor is how long the writer waits for more records once one
 	// came: a commit costs as much as many rows (it writes each page it
 	// changed to the WAL, two system calls a page). BenchmarkWriteBatch,
-	// per record: 235 µs alone, 39 µs in 20, 27 in 40, 24 in 80. At the
-	// end-to-end benchmark's 3,000 commands a second, 2 ms made batches of
-	// 19 on average, 5 ms of 38 and 10 ms of 61. It delays the record (a
+	// per record: 235 µs alone, 39 µs in 20, 27 in 40, 24 in 80 (on a
+	// slower day of the machine); 18–21 µs in 60 against 16–18 in 120,
+	// interleaved. At the end-to-end benchmark's 3,000 commands a second, 2
+	// ms made batches of 19 on average, 5 ms of 38 and 10 ms of 61; at its
+	// 6,000, 20 ms fills most batches (maxBatch). It delays the record (a
 	// command's reply is posted before it; the poller posts some messages
 	// after theirs), and only while records come faster than commits (run):
 	// one caller recording one at a time never waits.
-	lingerFor = 10 * time.Millisecond
+	lingerFor = 20 * time.Millisecond
 )
 
 // errClosed is Record's error once Close has begun.
@@ -155,19 +157,16 @@ func (s *Store) prepareMultiRow(ctx context.Context, head, row, tail string) (*m
 	return m, nil
 }
 
-// exec inserts rows (each one row's arguments) in tx.
-func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, rows [][]any) error {
-	for len(rows) > 0 {
-		k := min(bits.Len(uint(len(rows)))-1, len(m.stmts)-1)
-		n := 1 << k
-		args := make([]any, 0, n*len(rows[0]))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if _, err := tx.StmtContext(ctx, m.stmts[k]).ExecContext(ctx, args...); err != nil {
+// exec inserts the rows whose arguments args holds, width to a row, in
+// tx: one flat list, so that a batch boxes each value once and copies none.
+func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, args []any, width int) error {
+	for len(args) > 0 {
+		k := min(bits.Len(uint(len(args)/width))-1, len(m.stmts)-1)
+		n := (1 << k) * width
+		if _, err := tx.StmtContext(ctx, m.stmts[k]).ExecContext(ctx, args[:n]...); err != nil {
 			return err
 		}
-		rows = rows[n:]
+		args = args[n:]
 	}
 	return nil
 }
@@ -312,6 +311,25 @@ func (r *recorder) answer(rec *record, err error) {
 	rec.done <- err
 }
 
+// batchArgs are a batch's argument lists, kept for the next batch: sized
+// for a batch already, they spare a few allocations of a kilobyte or more
+// per batch.
+type batchArgs struct {
+	audits, follows, actors []any
+	followed                []followKey
+}
+
+var batchArgsPool = sync.Pool{New: func() any { return new(batchArgs) }}
+
+// release empties the lists, so that they hold no values, and pools them.
+func (a *batchArgs) release() {
+	clear(a.audits[:cap(a.audits)])
+	clear(a.follows[:cap(a.follows)])
+	clear(a.actors[:cap(a.actors)])
+	a.audits, a.follows, a.actors, a.followed = a.audits[:0], a.follows[:0], a.actors[:0], a.followed[:0]
+	batchArgsPool.Put(a)
+}
+
 // writeRecords commits batch in one transaction. Its errors are Record's
 // without the "record: " prefix.
 func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
@@ -334,34 +352,36 @@ func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
 	if err := tx.StmtContext(rowCtx, s.stmts.lastSeq).QueryRowContext(rowCtx).Scan(&last); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	audits := make([][]any, 0, len(batch))
-	var follows, actors [][]any
-	var followed []followKey
+	args := batchArgsPool.Get().(*batchArgs)
+	defer args.release()
+	audits, follows, actors, followed := args.audits, args.follows, args.actors, args.followed
 	for i, rec := range batch {
-		e := rec.entry
-		audits = append(audits, append([]any{last + int64(i) + 1}, auditArgs(e)...))
+		e := &rec.entry
+		audits = appendAuditArgs(append(audits, last+int64(i)+1), e)
 		if f := rec.follow; f != nil {
-			follows = append(follows, followArgs(*f))
+			follows = appendFollowArgs(follows, f)
 			followed = append(followed, followKey{f.PipelineID, f.ExecutionID})
 		}
 		if rec.actor {
-			actors = append(actors, []any{e.PipelineID, e.Execution, e.User, millis(e.At)})
+			actors = append(actors, e.PipelineID, e.Execution, e.User, millis(e.At))
 		}
 	}
+	// Kept grown for the next batch, whatever happens to this one.
+	args.audits, args.follows, args.actors, args.followed = audits, follows, actors, followed
 	b := &s.stmts.batch
-	if err := b.audit.exec(rowCtx, tx, audits); err != nil {
+	if err := b.audit.exec(rowCtx, tx, audits, auditWidth); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	// PostgreSQL refuses a statement that upserts one row twice: a second
 	// follow of an execution in the batch starts the next statement.
 	for len(follows) > 0 {
 		n := distinctPrefix(followed)
-		if err := b.follow.exec(rowCtx, tx, follows[:n]); err != nil {
+		if err := b.follow.exec(rowCtx, tx, follows[:n*followWidth], followWidth); err != nil {
 			return fmt.Errorf("follow: %w", err)
 		}
-		follows, followed = follows[n:], followed[n:]
+		follows, followed = follows[n*followWidth:], followed[n:]
 	}
-	if err := b.actor.exec(rowCtx, tx, actors); err != nil {
+	if err := b.actor.exec(rowCtx, tx, actors, actorWidth); err != nil {
 		return fmt.Errorf("actor: %w", err)
 	}
 	return tx.Commit()

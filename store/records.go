@@ -90,7 +90,7 @@ func (s *Store) getConfirmation(ctx context.Context, id string) (release.Confirm
 func (s *Store) AddAudit(ctx context.Context, e release.AuditEntry) error {
 	// seq orders entries of the same millisecond; replicas may tie, which
 	// only makes their order within that millisecond arbitrary.
-	if _, err := s.stmts.audit.ExecContext(ctx, auditArgs(e)...); err != nil {
+	if _, err := s.stmts.audit.ExecContext(ctx, appendAuditArgs(nil, &e)...); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
@@ -105,8 +105,11 @@ const (
 	auditRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-func auditArgs(e release.AuditEntry) []any {
-	return []any{millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome}
+// auditWidth is auditRow's number of arguments: seq, then appendAuditArgs's.
+const auditWidth = 10
+
+func appendAuditArgs(dst []any, e *release.AuditEntry) []any {
+	return append(dst, millis(e.At), e.User, e.Channel, e.Verb, e.TaskName, e.PipelineID, e.Sent, e.Execution, e.Outcome)
 }
 
 // LastAudit returns up to n entries, newest first, for pipelineID ("" = all).
