@@ -3,6 +3,7 @@ package fakeslack
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -53,7 +54,7 @@ func validateBlocks(raw json.RawMessage, limit int, ptr string) []string {
 	}
 	seen := map[string]bool{}
 	for i, b := range blocks {
-		p := fmt.Sprintf("%s/%d", ptr, i)
+		p := ptr + "/" + strconv.Itoa(i)
 		m, isObj := b.(map[string]any)
 		if !isObj {
 			errs.add(p, "must be an object")
@@ -102,7 +103,7 @@ func (e *blockErrs) block(p, typ string, m map[string]any) {
 				e.add(p+"/fields", "no more than %d items allowed", maxSectionFields)
 			}
 			for i, f := range fs {
-				e.text(fmt.Sprintf("%s/fields/%d", p, i), f, maxSectionField, "")
+				e.text(p+"/fields/"+strconv.Itoa(i), f, maxSectionField, "")
 			}
 		}
 		if acc, present := m["accessory"]; present {
@@ -119,7 +120,7 @@ func (e *blockErrs) block(p, typ string, m map[string]any) {
 			e.add(p+"/elements", "no more than %d items allowed", maxActionElements)
 		}
 		for i, el := range els {
-			e.element(fmt.Sprintf("%s/elements/%d", p, i), el, actionIDs)
+			e.element(p+"/elements/"+strconv.Itoa(i), el, actionIDs)
 		}
 	case "context":
 		els, _ := m["elements"].([]any)
