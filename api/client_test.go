@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,15 +265,31 @@ func TestErrorBodiesBecomeTypedErrors(t *testing.T) {
 	}
 }
 
+// A success body over the limit is refused, whether its length is given
+// or not, and one cut short of its length is an error too.
 func TestOversizedSuccessBodyIsRefused(t *testing.T) {
-	f := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(200)
-		_, _ = io.WriteString(w, `{"pipelines":[`+strings.Repeat(" ", maxResponseBody)+`]}`)
-	})
-	c, _ := f.client(t, nil, WithRetries(0, time.Millisecond, time.Second))
-	_, err := c.ListReleaseTasks(context.Background())
-	require.ErrorContains(t, err, "larger than")
+	big := `{"pipelines":[` + strings.Repeat(" ", maxResponseBody) + `]}`
+	for _, tt := range []struct {
+		name, length, body, want string
+	}{
+		{"chunked", "", big, "larger than"},
+		{"length given", strconv.Itoa(len(big)), big, "larger than"},
+		{"cut short of its length", "500", `{"pipelines":[]}`, "unexpected EOF"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t)
+			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				if tt.length != "" {
+					w.Header().Set("Content-Length", tt.length)
+				}
+				w.WriteHeader(200)
+				_, _ = io.WriteString(w, tt.body)
+			})
+			c, _ := f.client(t, nil, WithRetries(0, time.Millisecond, time.Second))
+			_, err := c.ListReleaseTasks(context.Background())
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
 }
 
 func TestStatus(t *testing.T) {
