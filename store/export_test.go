@@ -100,3 +100,16 @@ var RowWidths = map[string]struct {
 	"follow": {followedRow, followWidth},
 	"actor":  {actorRow, actorWidth},
 }
+
+// Pragmas reads SQLite settings through the store's own connection.
+func (s *Store) Pragmas(ctx context.Context, names ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range names {
+		var v string
+		if err := s.db.QueryRowContext(ctx, "PRAGMA "+n).Scan(&v); err != nil {
+			return nil, err
+		}
+		out[n] = v
+	}
+	return out, nil
+}

@@ -60,6 +60,15 @@ func TestOpen(t *testing.T) {
 	})
 }
 
+// The store's SQLite connection has the settings its DSN asks for: WAL,
+// NORMAL syncs, a busy timeout, and statement journals kept in memory.
+func TestSQLitePragmas(t *testing.T) {
+	s, _ := MustNew(t, "sqlite")
+	got, err := s.Pragmas(context.Background(), "journal_mode", "synchronous", "busy_timeout", "temp_store")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"journal_mode": "wal", "synchronous": "1", "busy_timeout": "10000", "temp_store": "2"}, got)
+}
+
 func TestOpenUnknownDriver(t *testing.T) {
 	s, err := store.Open(context.Background(), "mysql", "whatever")
 	require.Error(t, err)
