@@ -36,6 +36,13 @@ type upstream struct {
 	lists   []time.Time // when each list request arrived
 }
 
+// firstExecutionID numbers the fake's first execution; the next count up
+// from it. ServiceStage's execution IDs are numbers of six digits or more
+// (286541 in its documentation's example), so a bot's index of them grows
+// at its end; the fake counted from 1, and IDs of three, four and five
+// digits, compared as the text they are, landed all over such an index.
+const firstExecutionID = 286541
+
 // release task of every command the benchmark sends.
 const (
 	benchTask   = "bench-task"
@@ -66,6 +73,7 @@ func newUpstream(project, token string, extra []string) (*upstream, error) {
 		url: "http://" + l.Addr().String(), project: project, token: token, list: list,
 		changed: make(chan struct{}), counts: map[string]int{},
 	}
+	u.nextID.Store(firstExecutionID - 1)
 	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			u.conns.Add(1)
