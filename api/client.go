@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/releasebot/releasebot/internal/httpbody"
 )
 
 const (
@@ -65,6 +67,9 @@ func NewClient(httpClient *http.Client, endpoint, projectID string, auth Authent
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		return nil, fmt.Errorf("%w: endpoint must be an absolute http(s) URL without a query", ErrInvalidRequest)
 	}
+	// "host:" means the scheme's port: requests copy this URL, so it is
+	// dropped here, as http.NewRequest drops it from a URL it parses.
+	u.Host = strings.TrimSuffix(u.Host, ":")
 	if err := ValidateID(projectID); err != nil {
 		return nil, fmt.Errorf("project id: %w", err)
 	}
@@ -295,7 +300,7 @@ func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		limit = maxErrorBody
 	}
-	data, err := readBody(resp, limit)
+	data, err := httpbody.Read(resp.Body, resp.ContentLength, limit)
 	if err != nil {
 		return result{req: req, mayHaveArrived: true}, fmt.Errorf("read response: %w", err)
 	}
@@ -313,20 +318,6 @@ func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		requestID:  resp.Header.Get("X-Request-Id"),
 	}, nil
-}
-
-// readBody reads up to limit+1 bytes of resp's body: in one buffer of the
-// body's length when the answer gives one within limit (io.ReadAll grows
-// its buffer from 512 bytes), as they come otherwise.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n <= limit {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, data); err != nil {
-			return nil, err
-		}
-		return data, nil
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 // backoffFor is the wait before retry n+1: exponential and capped, with the

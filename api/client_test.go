@@ -169,6 +169,25 @@ func TestNewClientRejectsBadSettings(t *testing.T) {
 	}
 }
 
+// An endpoint's empty port ("host:") means the scheme's: requests go to
+// the host alone, as http.NewRequest would send them.
+func TestEndpointEmptyPortIsDropped(t *testing.T) {
+	var hosts []string
+	hc := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		hosts = append(hosts, r.Host+" "+r.URL.Host)
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(`{"pipelines":[]}`)), Request: r}, nil
+	})}
+	c, err := NewClient(hc, "https://servicestage.example.com:/", testProject, NewStaticToken(testToken))
+	require.NoError(t, err)
+	_, err = c.ListReleaseTasks(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"servicestage.example.com servicestage.example.com"}, hosts)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestEndpointPathPrefixIsKept(t *testing.T) {
 	for _, tc := range []struct {
 		name, prefix, path, rawPath string

@@ -115,19 +115,43 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// Every attempt is bounded by the client's timeout, whether the caller set
+// no deadline or a later one; a caller's earlier deadline bounds it instead,
+// and then nothing is retried.
 func TestEveryRequestHasATimeout(t *testing.T) {
-	f := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c, _ := f.client(t, nil, WithTimeout(20*time.Millisecond), WithRetries(2, time.Millisecond, time.Second))
+	for _, tc := range []struct {
+		name    string
+		caller  time.Duration // 0: no deadline
+		timeout time.Duration
+		lists   int // list requests: the first and its retries
+	}{
+		{"no caller deadline", 0, 20 * time.Millisecond, 3},
+		{"a later caller deadline", 2 * time.Second, 20 * time.Millisecond, 3},
+		{"an earlier caller deadline", 20 * time.Millisecond, time.Hour, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t)
+			f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			c, _ := f.client(t, nil, WithTimeout(tc.timeout), WithRetries(2, time.Millisecond, time.Second))
+			ctx := func() context.Context {
+				if tc.caller == 0 {
+					return context.Background()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), tc.caller)
+				t.Cleanup(cancel)
+				return ctx
+			}
 
-	_, err := c.Operate(context.Background(), testTask, release.ActionStart, nil)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.ErrorIs(t, err, ErrOutcomeUnknown)
-	assert.Len(t, f.requests(), 1, "a timed-out start may have reached the server: not resent")
+			_, err := c.Operate(ctx(), testTask, release.ActionStart, nil)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.ErrorIs(t, err, ErrOutcomeUnknown)
+			assert.Len(t, f.requests(), 1, "a timed-out start may have reached the server: not resent")
 
-	_, err = c.ListReleaseTasks(context.Background())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Len(t, f.requests(), 1+3, "reads are retried after a timeout")
+			_, err = c.ListReleaseTasks(ctx())
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Len(t, f.requests(), 1+tc.lists, "reads are retried after the client's timeout, not the caller's")
+		})
+	}
 }
 
 func TestCallerContextWins(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/releasebot/releasebot/internal/httpbody"
 )
 
 // Slack answers chat.postMessage and chat.update with the message it
@@ -31,7 +33,7 @@ func (e echoless) Do(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusOK || !isEchoing(req.URL.Path) {
 		return resp, err
 	}
-	body, err := readAnswer(resp)
+	body, err := httpbody.Read(resp.Body, resp.ContentLength, -1)
 	_ = resp.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
@@ -40,24 +42,6 @@ func (e echoless) Do(req *http.Request) (*http.Response, error) {
 	resp.ContentLength = -1
 	return resp, nil
 }
-
-// readAnswer reads an answer's body whole: in one buffer of its length
-// when the answer gives one (io.ReadAll grows its buffer from 512 bytes, two
-// or three allocations and copies for a status post's answer).
-func readAnswer(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n <= maxSizedAnswer {
-		body := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, body); err != nil {
-			return nil, err
-		}
-		return body, nil
-	}
-	return io.ReadAll(resp.Body)
-}
-
-// maxSizedAnswer bounds the buffer a declared length makes readAnswer
-// allocate up front; a longer answer is read as it comes.
-const maxSizedAnswer = 1 << 20
 
 func isEchoing(path string) bool {
 	for _, m := range echoing {

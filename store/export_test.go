@@ -91,14 +91,15 @@ func (s *Store) WriteStarts(ctx context.Context, first, n int) error {
 }
 
 // RowWidths pairs each multi-row statement's row placeholders with the
-// number of arguments the writer gives a row.
+// number of arguments the writer gives a row: Width as declared, Args as
+// its append function makes them (an audit row's seq comes first).
 var RowWidths = map[string]struct {
-	Row   string
-	Width int
+	Row         string
+	Width, Args int
 }{
-	"audit":  {auditRow, auditWidth},
-	"follow": {followedRow, followWidth},
-	"actor":  {actorRow, actorWidth},
+	"audit":  {auditRow, auditWidth, 1 + len(appendAuditArgs(nil, &release.AuditEntry{}))},
+	"follow": {followedRow, followWidth, len(appendFollowArgs(nil, &release.Followed{}))},
+	"actor":  {actorRow, actorWidth, len(appendActorArgs(nil, &release.AuditEntry{}))},
 }
 
 // Pragmas reads SQLite settings through the store's own connection.

@@ -343,9 +343,15 @@ const insertActor = insertActorRows + actorRow + insertActorTail
 const (
 	insertActorRows = `INSERT INTO actors (pipeline_id, execution_id, user_id, at) VALUES `
 	actorRow        = `(?, ?, ?, ?)`
+	// actorWidth is actorRow's number of arguments.
 	actorWidth      = 4
 	insertActorTail = ` ON CONFLICT DO NOTHING`
 )
+
+// appendActorArgs appends the actor row of e: its user made its execution run.
+func appendActorArgs(dst []any, e *release.AuditEntry) []any {
+	return append(dst, e.PipelineID, e.Execution, e.User, millis(e.At))
+}
 
 // Actors lists who made an execution run through releasebot.
 func (s *Store) Actors(ctx context.Context, pipelineID, executionID string) ([]string, error) {

@@ -160,6 +160,9 @@ func (s *Store) prepareMultiRow(ctx context.Context, head, row, tail string) (*m
 // exec inserts the rows whose arguments args holds, width to a row, in
 // tx: one flat list, so that a batch boxes each value once and copies none.
 func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, args []any, width int) error {
+	if len(args)%width != 0 {
+		return fmt.Errorf("%d arguments are not rows of %d", len(args), width)
+	}
 	for len(args) > 0 {
 		k := min(bits.Len(uint(len(args)/width))-1, len(m.stmts)-1)
 		n := (1 << k) * width
@@ -326,6 +329,7 @@ func (a *batchArgs) release() {
 	clear(a.audits[:cap(a.audits)])
 	clear(a.follows[:cap(a.follows)])
 	clear(a.actors[:cap(a.actors)])
+	clear(a.followed[:cap(a.followed)])
 	a.audits, a.follows, a.actors, a.followed = a.audits[:0], a.follows[:0], a.actors[:0], a.followed[:0]
 	batchArgsPool.Put(a)
 }
@@ -363,7 +367,7 @@ func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
 			followed = append(followed, followKey{f.PipelineID, f.ExecutionID})
 		}
 		if rec.actor {
-			actors = append(actors, e.PipelineID, e.Execution, e.User, millis(e.At))
+			actors = appendActorArgs(actors, e)
 		}
 	}
 	// Kept grown for the next batch, whatever happens to this one.

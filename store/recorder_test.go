@@ -309,17 +309,18 @@ func TestWriterLingersOnlyUnderLoad(t *testing.T) {
 	})
 }
 
-// BenchmarkWriteBatch writes batches of /release starts (audit entry,
-// follow, actor) as the writer does, for the batch sizes the linger makes
-// at the end-to-end benchmark's rate: a commit costs as much as many rows.
 // Each row's placeholders match the arguments the writer gives a row: a
 // batch's flat argument list is cut into rows by these widths.
 func TestRowWidths(t *testing.T) {
 	for name, rw := range store.RowWidths {
-		assert.Equal(t, strings.Count(rw.Row, "?"), rw.Width, name)
+		assert.Equal(t, strings.Count(rw.Row, "?"), rw.Width, "%s: placeholders", name)
+		assert.Equal(t, rw.Width, rw.Args, "%s: arguments appended", name)
 	}
 }
 
+// BenchmarkWriteBatch writes batches of /release starts (audit entry,
+// follow, actor) as the writer does, for the batch sizes the linger makes
+// at the end-to-end benchmark's rate: a commit costs as much as many rows.
 func BenchmarkWriteBatch(b *testing.B) {
 	for _, n := range []int{1, 20, 40, 60, 80, 120} {
 		b.Run(fmt.Sprintf("%d records", n), func(b *testing.B) {
