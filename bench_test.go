@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/releasebot/releasebot/bench/baseline"
 	"github.com/releasebot/releasebot/config"
@@ -85,6 +88,24 @@ func BenchmarkCommandEndToEnd(b *testing.B) {
 // differ. Funcs are compared by code pointer: clones of one transport share
 // theirs and another func shows, but two method values of one method (two
 // net.Dialers' DialContext) look alike, whatever their receivers hold.
+// The minimal bot's Slack client drops Slack's echo of a posted message, as
+// releasebot's does: a baseline gets the bot's tunings.
+func TestBaselineDropsSlacksEcho(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"channel":"C0REL","ts":"1.2","message":{"text":"started","blocks":[]}}`)
+	}))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/chat.postMessage", strings.NewReader("channel=C0REL&text=started"))
+	require.NoError(t, err)
+	resp, err := baseline.SlackRequester().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ok":true,"channel":"C0REL","ts":"1.2"}`, string(body))
+}
+
 func transportDiff(a, b *http.Transport) []string {
 	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
 	var diff []string

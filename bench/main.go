@@ -46,6 +46,7 @@ var (
 	flagRounds   = flag.Int("rounds", 7, "pairs of runs (releasebot and the minimal bot back to back, which goes first alternating) per comparison; a ratio is the median of the pairs'")
 	flagOnly     = flag.String("only", "", "run only these scenarios, comma-separated: idle,paced,b2b,e2e,follow (the table then shows only what ran)")
 	flagEnv      = flag.String("env", "", "extra environment for both bots, K=V,K=V (for experiments, e.g. GOGC=200)")
+	flagMessage  = flag.String("baseline-message", "text", "what the minimal bot posts: text (plain text, SPEC §7's minimal bot) or blocks (shaped as releasebot's reply to a start, to compare the bots on the same Slack work)")
 	flagKeep     = flag.Bool("keep", false, "keep the temporary directory (binaries, databases, child logs)")
 	flagPerf     = flag.String("perf", "", "record each bot during paced bursts, end-to-end and polling runs (with -soak: releasebot during the last window) with `perf record -g` into this `dir` (needs Linux perf)")
 )
@@ -62,6 +63,10 @@ func main() {
 }
 
 func mainErr(ctx context.Context) int {
+	if *flagMessage != "text" && *flagMessage != "blocks" {
+		fmt.Fprintf(os.Stderr, "bench: -baseline-message is text or blocks, not %q\n", *flagMessage)
+		return 2
+	}
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -181,6 +186,7 @@ func (b *bench) start(ctx context.Context, which string, delay time.Duration, en
 		"RELEASEBOT_HTTP_ADDR":    w.httpAddr,
 		"LOG_LEVEL":               "warn",
 		"MINIMALBOT_PIPELINE_ID":  benchTaskID,
+		"MINIMALBOT_MESSAGE":      *flagMessage,
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -104,13 +104,13 @@ func (r *results) print(out io.Writer) bool {
 	fmt.Fprintf(out, `
 A releasebot "/release start bench-task" makes 2 upstream calls (a list of release tasks to resolve the name,
 then the start action; the list is shared by commands within 2 s), 1 SQLite commit and a chat.postMessage with blocks; the minimal bot makes 1 upstream
-call (the action) and posts plain text. "Upstream 2 s" delays every upstream answer, so a releasebot start
+call (the action) and posts %s. "Upstream 2 s" delays every upstream answer, so a releasebot start
 spends 4 s upstream. Ack latency runs from the fake Slack writing the envelope to it reading the ack. Latency,
 throughput and in-flight memory are the median (memory: the largest) of %d run(s) per bot, each a fresh
 process (GOMAXPROCS=2) with a fresh fake Slack, fake upstream and SQLite database, on the same machine as this
 process, which plays Slack and ServiceStage. The runs come in pairs, one of each bot back to back (which goes
 first alternates), so that machine noise hits both; a ratio is the median of the pairs' ratios.
-`, max(*flagRounds, 1))
+`, map[string]string{"text": "plain text", "blocks": "a message shaped as releasebot's (-baseline-message blocks)"}[*flagMessage], max(*flagRounds, 1))
 	if bb, bm := r.b2b[releasebot], r.b2b[minimal]; len(bb) > 0 && len(bm) > 0 {
 		fmt.Fprintln(out, "back-to-back ack p99 pairs, releasebot / minimal bot: "+
 			describePairs(p99s(bb), p99s(bm), func(v float64) string { return ms(time.Duration(v)) }))

@@ -122,7 +122,7 @@ func New(cfg Config, log zerolog.Logger) *Bot {
 	api := slack.New(cfg.BotToken,
 		slack.OptionAppLevelToken(cfg.AppToken),
 		slack.OptionAPIURL(cfg.APIURL),
-		slack.OptionHTTPClient(echoless{cfg.HTTPClient}),
+		slack.OptionHTTPClient(NewEcholess(cfg.HTTPClient)),
 	)
 	var opts []socketmode.Option
 	if cfg.PingInterval > 0 {

@@ -10,6 +10,8 @@ package baseline
 import (
 	"net/http"
 	"time"
+
+	"github.com/releasebot/releasebot/bot"
 )
 
 // UpstreamTimeout bounds each upstream call, as api.Client's default does.
@@ -38,6 +40,11 @@ func NewSlackTransport() *http.Transport {
 func SlackClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: NewSlackTransport()}
 }
+
+// SlackRequester is what releasebot gives slack-go as its HTTP client:
+// SlackClient, dropping Slack's echo of each posted message before slack-go
+// decodes it (bot.Echoless).
+func SlackRequester() bot.Echoless { return bot.NewEcholess(SlackClient()) }
 
 // UpstreamClient is the HTTP client releasebot gives its ServiceStage
 // client: a transport of its own and no client-wide timeout; the caller
