@@ -114,6 +114,13 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
+// actionOperations name the known actions' requests: built once, not
+// "action:" + id per call.
+var actionOperations = map[string]string{
+	"start": "action:start", "stop": "action:stop", "continue": "action:continue",
+	"retry": "action:retry", "rollback": "action:rollback", "approval": "action:approval",
+}
+
 // operation names an upstream request: list, get, records, action:<id>, iam_token.
 func operation(r *http.Request) string {
 	p := strings.TrimSuffix(r.URL.Path, "/")
@@ -121,20 +128,8 @@ func operation(r *http.Request) string {
 	case strings.HasSuffix(p, "/auth/tokens"):
 		return "iam_token"
 	case strings.HasSuffix(p, "/action"):
-		// Constants, not "action:" + a: no allocation per call.
-		switch rawQueryValue(r.URL.RawQuery, "action_id") {
-		case "start":
-			return "action:start"
-		case "stop":
-			return "action:stop"
-		case "continue":
-			return "action:continue"
-		case "retry":
-			return "action:retry"
-		case "rollback":
-			return "action:rollback"
-		case "approval":
-			return "action:approval"
+		if op, known := actionOperations[rawQueryValue(r.URL.RawQuery, "action_id")]; known {
+			return op
 		}
 		return "action"
 	case strings.HasSuffix(p, "/records"):

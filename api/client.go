@@ -263,7 +263,8 @@ type result struct {
 // cannot fix it (the IAM login has its own error).
 var errAuthorize = errors.New("authorize")
 
-// attempt sends one HTTP request, bounded by the client's timeout.
+// attempt sends one HTTP request, bounded by the client's timeout, or by
+// the caller's deadline when that comes first.
 func (c *Client) attempt(ctx context.Context, cl call) (result, error) {
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
 		// Only when the caller's deadline is later: a context and a timer

@@ -38,8 +38,9 @@ const (
 	// per record: 235 µs alone, 39 µs in 20, 27 in 40, 24 in 80 (on a
 	// slower day of the machine); 18–21 µs in 60 against 16–18 in 120,
 	// interleaved. At the end-to-end benchmark's 3,000 commands a second, 2
-	// ms made batches of 19 on average, 5 ms of 38 and 10 ms of 61; at its
-	// 6,000, 20 ms fills most batches (maxBatch). It delays the record (a
+	// ms made batches of 19 on average, 5 ms of 38 and 10 ms of 61; at the
+	// 6,000 of a faster machine, 20 ms gathers about 120 (maxBatch is 128).
+	// It delays the record (a
 	// command's reply is posted before it; the poller posts some messages
 	// after theirs), and only while records come faster than commits (run):
 	// one caller recording one at a time never waits.
@@ -314,26 +315,6 @@ func (r *recorder) answer(rec *record, err error) {
 	rec.done <- err
 }
 
-// batchArgs are a batch's argument lists, kept for the next batch: sized
-// for a batch already, they spare a few allocations of a kilobyte or more
-// per batch.
-type batchArgs struct {
-	audits, follows, actors []any
-	followed                []followKey
-}
-
-var batchArgsPool = sync.Pool{New: func() any { return new(batchArgs) }}
-
-// release empties the lists, so that they hold no values, and pools them.
-func (a *batchArgs) release() {
-	clear(a.audits[:cap(a.audits)])
-	clear(a.follows[:cap(a.follows)])
-	clear(a.actors[:cap(a.actors)])
-	clear(a.followed[:cap(a.followed)])
-	a.audits, a.follows, a.actors, a.followed = a.audits[:0], a.follows[:0], a.actors[:0], a.followed[:0]
-	batchArgsPool.Put(a)
-}
-
 // writeRecords commits batch in one transaction. Its errors are Record's
 // without the "record: " prefix.
 func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
@@ -356,9 +337,12 @@ func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
 	if err := tx.StmtContext(rowCtx, s.stmts.lastSeq).QueryRowContext(rowCtx).Scan(&last); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	args := batchArgsPool.Get().(*batchArgs)
-	defer args.release()
-	audits, follows, actors, followed := args.audits, args.follows, args.actors, args.followed
+	// One list per table, sized for the batch: each value boxed once, and
+	// the rows cut from it by width (exec), not copied.
+	audits := make([]any, 0, len(batch)*auditWidth)
+	follows := make([]any, 0, len(batch)*followWidth)
+	actors := make([]any, 0, len(batch)*actorWidth)
+	followed := make([]followKey, 0, len(batch))
 	for i, rec := range batch {
 		e := &rec.entry
 		audits = appendAuditArgs(append(audits, last+int64(i)+1), e)
@@ -370,8 +354,6 @@ func (s *Store) writeRecords(ctx context.Context, batch []*record) error {
 			actors = appendActorArgs(actors, e)
 		}
 	}
-	// Kept grown for the next batch, whatever happens to this one.
-	args.audits, args.follows, args.actors, args.followed = audits, follows, actors, followed
 	b := &s.stmts.batch
 	if err := b.audit.exec(rowCtx, tx, audits, auditWidth); err != nil {
 		return fmt.Errorf("audit: %w", err)
